@@ -1,0 +1,121 @@
+# scenario-lua: build, test, demo and install.
+#   make            build the Lua module scenario.core and libscenario.a
+#   make test       install what is missing, build, run the whole busted suite
+#   make demo       run examples/quickstart.lua against the local simulator
+#   make simulator  run the local simulator in the foreground (PORT=8080)
+#   make install PREFIX=/usr/local
+#   make SANITIZE=1 ...   build with AddressSanitizer + UBSan into build-asan/
+
+LUA      ?= lua5.4
+PREFIX   ?= /usr/local
+PORT     ?= 8080
+BUSTED   ?= busted
+LUA_VER   = 5.4
+
+ifeq ($(SANITIZE),1)
+BUILD    ?= build-asan
+SANFLAGS  = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+else
+BUILD    ?= build
+SANFLAGS  =
+endif
+
+PKG_CFLAGS := $(shell pkg-config --cflags libcurl lua5.4 2>/dev/null)
+CURL_LIBS  := $(shell pkg-config --libs libcurl 2>/dev/null)
+CFLAGS   ?= -O2 -g
+ALL_CFLAGS = -std=c11 -D_DEFAULT_SOURCE -fPIC -Wall -Wextra -Werror $(SANFLAGS) \
+             $(PKG_CFLAGS) $(CFLAGS)
+
+CORE_SRC = csrc/buf.c csrc/heap.c csrc/retry.c csrc/loop.c csrc/request.c \
+           csrc/timer.c csrc/core.c
+LIB_SRC  = $(CORE_SRC) csrc/embed.c
+CORE_OBJ = $(CORE_SRC:csrc/%.c=$(BUILD)/obj/%.o)
+LIB_OBJ  = $(LIB_SRC:csrc/%.c=$(BUILD)/obj/%.o)
+HEADERS  = $(wildcard csrc/*.h)
+
+MODULE   = $(BUILD)/lua/scenario/core.so
+STATIC   = $(BUILD)/libscenario.a
+
+DEB_PKGS = lua5.4 liblua5.4-dev libcurl4-openssl-dev lua-cjson lua-busted \
+           luarocks lua-check pkg-config gcc make openssl netpbm
+
+.PHONY: all deps test test-asan demo simulator install clean lint generate
+
+all: $(MODULE) $(STATIC)
+
+$(BUILD)/obj/%.o: csrc/%.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+# modules are not linked to liblua: the interpreter provides its symbols
+$(MODULE): $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) -shared $(SANFLAGS) -o $@ $(CORE_OBJ) $(CURL_LIBS)
+
+$(STATIC): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $(LIB_OBJ)
+
+# Installs only what is missing; on a machine that has everything this is a
+# handful of dpkg queries.
+deps:
+	@missing=""; \
+	for p in $(DEB_PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	command -v python3 >/dev/null 2>&1 || missing="$$missing python3"; \
+	if [ -n "$$missing" ]; then \
+	  echo "deps: installing$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+# Prism, the third-party OpenAPI validator of the contract tests (pinned in
+# spec/contract/package-lock.json)
+PRISM = spec/contract/node_modules/.bin/prism
+
+$(PRISM): spec/contract/package.json spec/contract/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null; }
+	cd spec/contract && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+test: deps $(PRISM)
+	$(MAKE) all
+	$(BUSTED) --lua=$(LUA)
+
+# The whole suite again on a build with AddressSanitizer and UBSan (halting on
+# the first report). Leak checking is valgrind's job: LSan would also report
+# the interpreters and shells the tests start.
+test-asan: deps $(PRISM)
+	$(MAKE) SANITIZE=1 all
+	SCENARIO_BUILD=build-asan ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
+	$(BUSTED) --lua=$(LUA)
+
+lint: deps
+	luacheck lua spec examples api
+
+demo: deps
+	$(MAKE) all
+	$(LUA) examples/run_demo.lua
+
+# lua/scenario/operations.lua is generated and committed; spec/generate_spec.lua
+# fails when it is stale
+generate:
+	$(LUA) api/generate.lua api/openapi.json lua/scenario/operations.lua api/MAPPING.md
+
+simulator:
+	python3 spec/simulator/scenario_sim.py --port $(PORT)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/lib/lua/$(LUA_VER)/scenario \
+	           $(DESTDIR)$(PREFIX)/share/lua/$(LUA_VER)/scenario \
+	           $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib
+	install -m 755 $(MODULE) $(DESTDIR)$(PREFIX)/lib/lua/$(LUA_VER)/scenario/core.so
+	install -m 644 lua/scenario.lua $(DESTDIR)$(PREFIX)/share/lua/$(LUA_VER)/scenario.lua
+	install -m 644 lua/scenario/*.lua $(DESTDIR)$(PREFIX)/share/lua/$(LUA_VER)/scenario/
+	install -m 644 csrc/scenario.h $(DESTDIR)$(PREFIX)/include/scenario.h
+	install -m 644 $(STATIC) $(DESTDIR)$(PREFIX)/lib/libscenario.a
+
+clean:
+	rm -rf build build-asan out

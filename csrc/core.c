@@ -1,0 +1,59 @@
+/* luaopen_scenario_core: the Lua face of the C core.
+     core.request{...}   start an HTTP request (see request.c)
+     core.timer(secs)    a one-shot timer
+     core.step(max_ms)   advance everything; returns the list of finished objects
+     core.pending()      transfers in flight plus timers scheduled
+     core.now()          monotonic clock, seconds
+     core.curl_version   libcurl's version string
+     core.retry_after(value) / core.backoff(n, jitter)   the retry policy's numbers */
+#include <time.h>
+
+#include "sc_internal.h"
+#include "scenario.h"
+
+static int l_step(lua_State *L) {
+  sc_loop *loop = sc_loop_get(L);
+  lua_Number ms = luaL_optnumber(L, 1, 0);
+  return sc_loop_step(L, loop, ms / 1000.0);
+}
+
+static int l_pending(lua_State *L) {
+  lua_pushinteger(L, sc_loop_pending(sc_loop_get(L)));
+  return 1;
+}
+
+static int l_now(lua_State *L) {
+  lua_pushnumber(L, sc_now());
+  return 1;
+}
+
+static int l_retry_after(lua_State *L) {
+  size_t n;
+  const char *v = luaL_checklstring(L, 1, &n);
+  double secs = sc_parse_retry_after(v, n, sc_wall_now());
+  if (secs < 0) lua_pushnil(L);
+  else lua_pushnumber(L, secs);
+  return 1;
+}
+
+static int l_backoff(lua_State *L) {
+  lua_pushnumber(L, sc_backoff((int)luaL_checkinteger(L, 1), luaL_optnumber(L, 2, 1.0)));
+  return 1;
+}
+
+int luaopen_scenario_core(lua_State *L) {
+  static const luaL_Reg funcs[] = {
+    {"step", l_step}, {"pending", l_pending}, {"now", l_now},
+    {"retry_after", l_retry_after}, {"backoff", l_backoff}, {NULL, NULL}};
+  sc_loop_open(L);
+  luaL_newlib(L, funcs);
+  sc_request_open(L);
+  lua_setfield(L, -2, "request");
+  sc_timer_open(L);
+  lua_setfield(L, -2, "timer");
+  lua_pushstring(L, curl_version_info(CURLVERSION_NOW)->version);
+  lua_setfield(L, -2, "curl_version");
+  lua_pushliteral(L, SCENARIO_VERSION);
+  lua_setfield(L, -2, "VERSION");
+  return 1;
+}

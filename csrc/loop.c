@@ -1,0 +1,228 @@
+/*
+ * The loop: one curl multi handle, one share handle and one timer heap per Lua
+ * state.  `step` advances every transfer and timer and returns the objects that
+ * finished, so that the Lua scheduler can wake whoever waits on them.
+ *
+ * Completed objects are queued in a registry table (SC_DONE_KEY) by
+ * sc_finish(), whether they completed inside a step or were cancelled from Lua
+ * between steps; the next step hands the queue over.  Objects in flight are
+ * kept alive by the anchor table, which maps their C pointer to their
+ * userdata, so that Lua may drop its own reference to a running request.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sc_internal.h"
+
+#define SC_DONE_KEY "scenario.core.done"
+#define SC_LOOP_MT "scenario.core.loop"
+
+double sc_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+double sc_wall_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* xorshift64*: jitter only, no need for anything stronger */
+double sc_random(sc_loop *loop) {
+  unsigned long long x = loop->rng;
+  x ^= x >> 12;
+  x ^= x << 25;
+  x ^= x >> 27;
+  loop->rng = x;
+  return (double)((x * 2685821657736338717ULL) >> 11) / 9007199254740992.0;
+}
+
+sc_loop *sc_loop_get(lua_State *L) {
+  sc_loop *loop;
+  lua_getfield(L, LUA_REGISTRYINDEX, SC_LOOP_KEY);
+  loop = (sc_loop *)lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  if (loop == NULL || loop->multi == NULL)
+    luaL_error(L, "scenario.core: the loop is closed");
+  return loop;
+}
+
+void sc_anchor(lua_State *L, int idx, void *ptr) {
+  idx = lua_absindex(L, idx);
+  lua_getfield(L, LUA_REGISTRYINDEX, SC_ANCHORS_KEY);
+  lua_pushvalue(L, idx);
+  lua_rawsetp(L, -2, ptr);
+  lua_pop(L, 1);
+}
+
+void sc_unanchor(lua_State *L, void *ptr) {
+  lua_getfield(L, LUA_REGISTRYINDEX, SC_ANCHORS_KEY);
+  lua_pushnil(L);
+  lua_rawsetp(L, -2, ptr);
+  lua_pop(L, 1);
+}
+
+void sc_finish(lua_State *L, void *ptr) {
+  lua_checkstack(L, 4);
+  lua_getfield(L, LUA_REGISTRYINDEX, SC_ANCHORS_KEY);
+  lua_rawgetp(L, -1, ptr);
+  if (!lua_isnil(L, -1)) {
+    lua_getfield(L, LUA_REGISTRYINDEX, SC_DONE_KEY);
+    lua_pushvalue(L, -2);
+    lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 2);
+  sc_unanchor(L, ptr);
+}
+
+int sc_loop_pending(const sc_loop *loop) {
+  return loop->transfers + loop->timers.len;
+}
+
+static size_t done_count(lua_State *L) {
+  size_t n;
+  lua_getfield(L, LUA_REGISTRYINDEX, SC_DONE_KEY);
+  n = lua_rawlen(L, -1);
+  lua_pop(L, 1);
+  return n;
+}
+
+static void drain_messages(sc_loop *loop) {
+  CURLMsg *msg;
+  int left;
+  while ((msg = curl_multi_info_read(loop->multi, &left)) != NULL) {
+    if (msg->msg == CURLMSG_DONE)
+      sc_request_on_done(loop, msg->easy_handle, msg->data.result);
+  }
+}
+
+static void fire_timers(sc_loop *loop) {
+  double now = sc_now();
+  sc_timer *t;
+  while ((t = sc_heap_peek(&loop->timers)) != NULL && t->due <= now) {
+    sc_heap_remove(&loop->timers, t);
+    if (t->kind == SC_TIMER_RETRY) sc_request_on_timer(loop, t);
+    else sc_utimer_on_timer(loop, t);
+  }
+}
+
+static void sleep_for(double seconds) {
+  struct timespec ts;
+  if (seconds <= 0) return;
+  ts.tv_sec = (time_t)seconds;
+  ts.tv_nsec = (long)((seconds - (double)ts.tv_sec) * 1e9);
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
+}
+
+/* Pushes the list of finished objects.  Returns as soon as something finished,
+   when max_seconds have passed, or when nothing is left to wait for. */
+int sc_loop_step(lua_State *L, sc_loop *loop, double max_seconds) {
+  double deadline = sc_now() + (max_seconds > 0 ? max_seconds : 0);
+  lua_State *outer = loop->L;
+  if (loop->in_perform)
+    return luaL_error(L, "scenario: step called from inside a transfer callback");
+  loop->L = L;
+  for (;;) {
+    int running = 0;
+    double now, wait;
+    sc_timer *next;
+    if (loop->transfers > 0) {
+      loop->in_perform = 1;
+      curl_multi_perform(loop->multi, &running);
+      loop->in_perform = 0;
+      drain_messages(loop);
+    }
+    fire_timers(loop);
+    if (done_count(L) > 0) break;
+    now = sc_now();
+    if (now >= deadline || sc_loop_pending(loop) == 0) break;
+    wait = deadline - now;
+    next = sc_heap_peek(&loop->timers);
+    if (next != NULL && next->due - now < wait) wait = next->due - now;
+    if (wait < 0) wait = 0;
+    if (loop->transfers > 0)
+      curl_multi_poll(loop->multi, NULL, 0, (int)ceil(wait * 1000.0), NULL);
+    else
+      sleep_for(wait);
+  }
+  loop->L = outer;
+  /* hand the queue over and start a fresh one */
+  lua_getfield(L, LUA_REGISTRYINDEX, SC_DONE_KEY);
+  lua_newtable(L);
+  lua_setfield(L, LUA_REGISTRYINDEX, SC_DONE_KEY);
+  return 1;
+}
+
+static int loop_gc(lua_State *L) {
+  sc_loop *loop = (sc_loop *)luaL_checkudata(L, 1, SC_LOOP_MT);
+  if (loop->multi) curl_multi_cleanup(loop->multi);
+  loop->multi = NULL;
+  if (loop->share) curl_share_cleanup(loop->share);
+  loop->share = NULL;
+  sc_heap_free(&loop->timers);
+  return 0;
+}
+
+static int loop_tostring(lua_State *L) {
+  sc_loop *loop = (sc_loop *)luaL_checkudata(L, 1, SC_LOOP_MT);
+  if (loop->multi == NULL) lua_pushstring(L, "scenario.core.loop (closed)");
+  else
+    lua_pushfstring(L, "scenario.core.loop (%d transfers, %d timers)",
+                    loop->transfers, loop->timers.len);
+  return 1;
+}
+
+/* Creates the loop of this Lua state once; later calls reuse it. */
+int sc_loop_open(lua_State *L) {
+  sc_loop *loop;
+  lua_getfield(L, LUA_REGISTRYINDEX, SC_LOOP_KEY);
+  if (!lua_isnil(L, -1)) {
+    lua_pop(L, 1);
+    return 0;
+  }
+  lua_pop(L, 1);
+  if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+    return luaL_error(L, "scenario.core: curl_global_init failed");
+
+  loop = (sc_loop *)lua_newuserdatauv(L, sizeof *loop, 0);
+  memset(loop, 0, sizeof *loop);
+  if (luaL_newmetatable(L, SC_LOOP_MT)) {
+    lua_pushcfunction(L, loop_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_pushcfunction(L, loop_gc);
+    lua_setfield(L, -2, "__close");
+    lua_pushcfunction(L, loop_tostring);
+    lua_setfield(L, -2, "__tostring");
+    lua_pushliteral(L, "scenario.core.loop");
+    lua_setfield(L, -2, "__name");
+  }
+  lua_setmetatable(L, -2);
+
+  loop->multi = curl_multi_init();
+  loop->share = curl_share_init();
+  if (loop->multi == NULL || loop->share == NULL)
+    return luaL_error(L, "scenario.core: cannot create the curl multi handle");
+  /* One process-wide pool: DNS answers, live connections and TLS sessions are
+     reused by every request.  The loop is single-threaded: no lock callbacks. */
+  curl_share_setopt(loop->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+  curl_share_setopt(loop->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+  curl_share_setopt(loop->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+  curl_multi_setopt(loop->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+  loop->rng = ((unsigned long long)time(NULL) << 20) ^ (unsigned long long)getpid() ^
+              (unsigned long long)(size_t)loop;
+  if (loop->rng == 0) loop->rng = 88172645463325252ULL;
+
+  lua_setfield(L, LUA_REGISTRYINDEX, SC_LOOP_KEY);
+  lua_newtable(L);
+  lua_setfield(L, LUA_REGISTRYINDEX, SC_ANCHORS_KEY);
+  lua_newtable(L);
+  lua_setfield(L, LUA_REGISTRYINDEX, SC_DONE_KEY);
+  return 0;
+}

@@ -1,0 +1,573 @@
+/*
+ * A request: one curl easy handle that carries an HTTP exchange through its
+ * attempts.  The retry policy lives here (see retry.c for the numbers):
+ *
+ *  - `timeout` is a deadline for the whole call, retries included: each attempt
+ *    gets what is left, and a retry whose delay would pass the deadline is not
+ *    made.  A timed-out attempt is therefore never retried.
+ *  - safe requests retry on 408/429/500/502/503/504 and on connection failures;
+ *  - requests marked `unsafe` (paid POSTs) retry only on 429 or when the
+ *    connection failed before anything was sent.
+ *
+ * A Lua `on_data` callback, when given, receives the body of a 2xx response in
+ * chunks from inside libcurl's write callback.  It runs under lua_pcall; an
+ * error aborts the transfer and is handed back with the result, so that the
+ * waiting Lua code re-raises it outside libcurl.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "sc_internal.h"
+
+enum { ST_RUNNING = 1, ST_WAITING = 2, ST_DONE = 3 };
+
+typedef struct sc_request {
+  CURL *easy;
+  sc_loop *loop;
+  struct curl_slist *headers;
+  char *method;
+  char *url;
+  char *body;
+  size_t body_len;
+  sc_buf resp_body;
+  sc_buf resp_headers; /* raw header lines of the latest response */
+  int state;
+  int attempts, max_retries, unsafe, canceled;
+  double started, deadline, connect_timeout;
+  long status;
+  CURLcode code;
+  int sent;             /* the request may have reached the server */
+  int data_ref;         /* on_data callback, LUA_NOREF when none */
+  int cb_error_ref;     /* error raised by on_data, LUA_NOREF when none */
+  curl_off_t streamed;  /* bytes given to on_data */
+  double elapsed;
+  sc_timer retry_timer;
+  char errbuf[CURL_ERROR_SIZE];
+} sc_request;
+
+static sc_request *check_request(lua_State *L, int idx) {
+  return (sc_request *)luaL_checkudata(L, idx, SC_REQUEST_MT);
+}
+
+/* ---- libcurl callbacks ---- */
+
+static size_t on_header(char *p, size_t size, size_t n, void *ud) {
+  sc_request *r = (sc_request *)ud;
+  size_t len = size * n;
+  if (len >= 5 && strncmp(p, "HTTP/", 5) == 0) sc_buf_reset(&r->resp_headers);
+  if (sc_buf_append(&r->resp_headers, p, len) != 0) return 0;
+  return len;
+}
+
+static size_t on_write(char *p, size_t size, size_t n, void *ud) {
+  sc_request *r = (sc_request *)ud;
+  size_t len = size * n;
+  long status = 0;
+  curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+  if (r->data_ref != LUA_NOREF && status >= 200 && status < 300) {
+    lua_State *L = r->loop->L;
+    if (L == NULL || !lua_checkstack(L, 3)) return 0;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, r->data_ref);
+    lua_pushlstring(L, p, len);
+    if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+      r->cb_error_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+      return 0;
+    }
+    r->streamed += (curl_off_t)len;
+    return len;
+  }
+  if (sc_buf_append(&r->resp_body, p, len) != 0) return 0;
+  return len;
+}
+
+/* ---- attempts ---- */
+
+static long ms_left(double deadline, double cap) {
+  double left = deadline > 0 ? deadline - sc_now() : cap;
+  if (cap > 0 && left > cap) left = cap;
+  if (left <= 0) return 1;
+  return (long)(left * 1000.0 + 0.5) > 0 ? (long)(left * 1000.0 + 0.5) : 1;
+}
+
+static int start_attempt(sc_request *r) {
+  sc_buf_reset(&r->resp_body);
+  sc_buf_reset(&r->resp_headers);
+  r->errbuf[0] = '\0';
+  r->status = 0;
+  if (r->deadline > 0)
+    curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, ms_left(r->deadline, 0));
+  if (r->connect_timeout > 0)
+    curl_easy_setopt(r->easy, CURLOPT_CONNECTTIMEOUT_MS,
+                     ms_left(r->deadline, r->connect_timeout));
+  if (curl_multi_add_handle(r->loop->multi, r->easy) != CURLM_OK) return -1;
+  r->loop->transfers++;
+  r->attempts++;
+  r->state = ST_RUNNING;
+  return 0;
+}
+
+static int may_have_been_sent(sc_request *r, CURLcode code) {
+  curl_off_t pretransfer = 0;
+  if (code == CURLE_OK) return 1;
+  if (sc_curl_not_sent(code)) return 0;
+  curl_easy_getinfo(r->easy, CURLINFO_PRETRANSFER_TIME_T, &pretransfer);
+  return pretransfer > 0;
+}
+
+/* How long to wait before the next attempt, or -1 for no retry. */
+static double retry_delay(sc_request *r, CURLcode code) {
+  double delay, ra = -1;
+  int candidate = 0;
+  if (r->canceled || r->cb_error_ref != LUA_NOREF || r->streamed > 0) return -1;
+  if (r->attempts > r->max_retries) return -1;
+  if (code == CURLE_OK) {
+    candidate = sc_status_retryable(r->status) && (!r->unsafe || r->status == 429);
+  } else if (!r->sent) {
+    /* nothing reached the server: connection refused, DNS, connect timeout,
+       TLS handshake failures other than certificate checks */
+    candidate = code != CURLE_PEER_FAILED_VERIFICATION &&
+                code != CURLE_SSL_CACERT_BADFILE && code != CURLE_SSL_CERTPROBLEM &&
+                code != CURLE_OPERATION_TIMEDOUT; /* the deadline passed */
+  } else {
+    switch (code) {
+      case CURLE_SEND_ERROR: case CURLE_RECV_ERROR: case CURLE_GOT_NOTHING:
+      case CURLE_PARTIAL_FILE: case CURLE_HTTP2: case CURLE_HTTP2_STREAM:
+        candidate = !r->unsafe;
+        break;
+      default:
+        candidate = 0;
+    }
+  }
+  if (!candidate) return -1;
+  if (code == CURLE_OK) {
+    const char *h = r->resp_headers.data;
+    for (const char *line = h; line && *line;) {
+      const char *end = strchr(line, '\n');
+      size_t len = end ? (size_t)(end - line) : strlen(line);
+      if (len > 12 && strncasecmp(line, "retry-after:", 12) == 0)
+        ra = sc_parse_retry_after(line + 12, len - 12, sc_wall_now());
+      line = end ? end + 1 : NULL;
+    }
+  }
+  delay = ra > 0 ? ra : sc_backoff(r->attempts - 1, 0.75 + 0.25 * sc_random(r->loop));
+  if (r->deadline > 0 && sc_now() + delay >= r->deadline - 0.01) return -1;
+  return delay;
+}
+
+static void finish(sc_request *r) {
+  r->state = ST_DONE;
+  r->elapsed = sc_now() - r->started;
+  sc_finish(r->loop->L, r);
+}
+
+void sc_request_on_done(sc_loop *loop, CURL *easy, CURLcode code) {
+  sc_request *r = NULL;
+  double delay;
+  curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&r);
+  curl_multi_remove_handle(loop->multi, easy);
+  loop->transfers--;
+  if (r == NULL) return;
+  r->code = code;
+  curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &r->status);
+  r->sent = may_have_been_sent(r, code);
+  if (code == CURLE_OPERATION_TIMEDOUT && !r->sent && r->deadline > 0 &&
+      sc_now() < r->deadline - 0.01) {
+    /* the connect timeout fired, not the deadline: a connection failure */
+    r->code = CURLE_COULDNT_CONNECT;
+  }
+  delay = retry_delay(r, r->code);
+  if (delay >= 0) {
+    r->state = ST_WAITING;
+    r->retry_timer.due = sc_now() + delay;
+    if (sc_heap_push(&loop->timers, &r->retry_timer) == 0) return;
+  }
+  finish(r);
+}
+
+void sc_request_on_timer(sc_loop *loop, sc_timer *t) {
+  sc_request *r = (sc_request *)t->owner;
+  (void)loop;
+  if (r->state != ST_WAITING) return;
+  if (start_attempt(r) != 0) {
+    r->code = CURLE_OUT_OF_MEMORY;
+    finish(r);
+  }
+}
+
+/* ---- Lua interface ---- */
+
+static char *dup_lstring(const char *s, size_t n) {
+  char *d = malloc(n + 1);
+  if (d) {
+    memcpy(d, s, n);
+    d[n] = '\0';
+  }
+  return d;
+}
+
+static double opt_number(lua_State *L, int opts, const char *key, double def) {
+  double v;
+  lua_getfield(L, opts, key);
+  v = lua_isnil(L, -1) ? def : luaL_checknumber(L, -1);
+  lua_pop(L, 1);
+  return v;
+}
+
+static int opt_bool(lua_State *L, int opts, const char *key) {
+  int v;
+  lua_getfield(L, opts, key);
+  v = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  return v;
+}
+
+static void add_header(lua_State *L, sc_request *r, const char *line) {
+  struct curl_slist *l;
+  if (strchr(line, '\r') || strchr(line, '\n'))
+    luaL_error(L, "scenario.core.request: header contains a line break");
+  l = curl_slist_append(r->headers, line);
+  if (l == NULL) luaL_error(L, "scenario.core.request: out of memory");
+  r->headers = l;
+}
+
+/* headers: an array of "Name: value" strings, or a map name -> value */
+static void read_headers(lua_State *L, int opts, sc_request *r) {
+  lua_getfield(L, opts, "headers");
+  if (lua_istable(L, -1)) {
+    int t = lua_gettop(L);
+    lua_pushnil(L);
+    while (lua_next(L, t)) {
+      if (lua_type(L, -2) == LUA_TNUMBER) {
+        add_header(L, r, luaL_checkstring(L, -1));
+      } else {
+        const char *k = luaL_checkstring(L, -2);
+        const char *v = luaL_checkstring(L, -1);
+        lua_pushfstring(L, "%s: %s", k, v);
+        add_header(L, r, lua_tostring(L, -1));
+        lua_pop(L, 1);
+      }
+      lua_pop(L, 1);
+    }
+  } else if (!lua_isnil(L, -1)) {
+    luaL_error(L, "scenario.core.request: headers must be a table");
+  }
+  lua_pop(L, 1);
+  /* a body never waits for 100-continue: one round trip less */
+  add_header(L, r, "Expect:");
+}
+
+static void configure(lua_State *L, int opts, sc_request *r) {
+  CURL *e = r->easy;
+  const char *s;
+  size_t n;
+  lua_getfield(L, opts, "url");
+  s = luaL_checklstring(L, -1, &n);
+  r->url = dup_lstring(s, n);
+  lua_pop(L, 1);
+  lua_getfield(L, opts, "method");
+  s = luaL_optlstring(L, -1, "GET", &n);
+  r->method = dup_lstring(s, n);
+  lua_pop(L, 1);
+  lua_getfield(L, opts, "body");
+  if (!lua_isnil(L, -1)) {
+    s = luaL_checklstring(L, -1, &n);
+    r->body = dup_lstring(s, n);
+    r->body_len = n;
+  }
+  lua_pop(L, 1);
+  if (r->url == NULL || r->method == NULL || (r->body_len && r->body == NULL))
+    luaL_error(L, "scenario.core.request: out of memory");
+
+  read_headers(L, opts, r);
+  r->max_retries = (int)opt_number(L, opts, "max_retries", 0);
+  if (r->max_retries < 0) r->max_retries = 0;
+  r->unsafe = opt_bool(L, opts, "unsafe");
+  r->connect_timeout = opt_number(L, opts, "connect_timeout", 0);
+  {
+    double timeout = opt_number(L, opts, "timeout", 0);
+    r->deadline = timeout > 0 ? r->started + timeout : 0;
+  }
+  lua_getfield(L, opts, "on_data");
+  if (lua_isfunction(L, -1)) r->data_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  else lua_pop(L, 1);
+
+  curl_easy_setopt(e, CURLOPT_URL, r->url);
+  curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)r);
+  curl_easy_setopt(e, CURLOPT_SHARE, r->loop->share);
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
+  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
+  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+  curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+  curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  /* libcurl silently sends a request again when a reused connection dies
+     before any answer; the server may have acted on the first copy, so an
+     unsafe request (a paid POST) always goes on a connection of its own */
+  if (r->unsafe) curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+  if (opt_bool(L, opts, "follow_redirects")) {
+    /* libcurl drops a custom Authorization header when a redirect leaves the
+       original host, scheme or port (CURLOPT_UNRESTRICTED_AUTH stays off) */
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(e, CURLOPT_MAXREDIRS, 10L);
+  }
+  lua_getfield(L, opts, "ca_file");
+  if (!lua_isnil(L, -1)) curl_easy_setopt(e, CURLOPT_CAINFO, luaL_checkstring(L, -1));
+  lua_pop(L, 1);
+  if (opt_bool(L, opts, "insecure")) {
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+  }
+  if (opt_bool(L, opts, "verbose")) curl_easy_setopt(e, CURLOPT_VERBOSE, 1L);
+
+  if (strcmp(r->method, "GET") == 0 && r->body == NULL) {
+    curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+  } else if (strcmp(r->method, "HEAD") == 0) {
+    curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+  } else {
+    if (r->body != NULL || strcmp(r->method, "POST") == 0) {
+      curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
+      curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body ? r->body : "");
+    }
+    if (strcmp(r->method, "POST") != 0)
+      curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, r->method);
+  }
+}
+
+/* core.request{ url, method, headers, body, timeout, connect_timeout,
+                 max_retries, unsafe, follow_redirects, ca_file, insecure,
+                 on_data, verbose } -> request (already started) */
+static int l_request(lua_State *L) {
+  sc_loop *loop = sc_loop_get(L);
+  sc_request *r;
+  luaL_checktype(L, 1, LUA_TTABLE);
+  r = (sc_request *)lua_newuserdatauv(L, sizeof *r, 0);
+  memset(r, 0, sizeof *r);
+  r->data_ref = r->cb_error_ref = LUA_NOREF;
+  r->retry_timer.index = -1;
+  r->retry_timer.kind = SC_TIMER_RETRY;
+  r->retry_timer.owner = r;
+  r->loop = loop;
+  r->started = sc_now();
+  luaL_setmetatable(L, SC_REQUEST_MT);
+  r->easy = curl_easy_init();
+  if (r->easy == NULL) return luaL_error(L, "scenario.core.request: curl_easy_init failed");
+  configure(L, 1, r);
+  if (start_attempt(r) != 0) return luaL_error(L, "scenario.core.request: cannot start");
+  sc_anchor(L, -1, r);
+  return 1;
+}
+
+static void release(lua_State *L, sc_request *r) {
+  if (r->state == ST_RUNNING && r->loop->multi) {
+    curl_multi_remove_handle(r->loop->multi, r->easy);
+    r->loop->transfers--;
+  }
+  if (r->state == ST_WAITING) sc_heap_remove(&r->loop->timers, &r->retry_timer);
+  r->state = ST_DONE;
+  if (r->easy) curl_easy_cleanup(r->easy);
+  r->easy = NULL;
+  curl_slist_free_all(r->headers);
+  r->headers = NULL;
+  free(r->method);
+  free(r->url);
+  free(r->body);
+  r->method = r->url = r->body = NULL;
+  sc_buf_free(&r->resp_body);
+  sc_buf_free(&r->resp_headers);
+  luaL_unref(L, LUA_REGISTRYINDEX, r->data_ref);
+  luaL_unref(L, LUA_REGISTRYINDEX, r->cb_error_ref);
+  r->data_ref = r->cb_error_ref = LUA_NOREF;
+}
+
+static int l_gc(lua_State *L) {
+  release(L, check_request(L, 1));
+  return 0;
+}
+
+/* req:cancel(): stops the transfer now; waiters see kind "canceled". */
+static int l_cancel(lua_State *L) {
+  sc_request *r = check_request(L, 1);
+  if (r->state == ST_RUNNING || r->state == ST_WAITING) {
+    if (r->state == ST_RUNNING) {
+      curl_multi_remove_handle(r->loop->multi, r->easy);
+      r->loop->transfers--;
+    } else {
+      sc_heap_remove(&r->loop->timers, &r->retry_timer);
+    }
+    r->canceled = 1;
+    r->code = CURLE_ABORTED_BY_CALLBACK;
+    r->state = ST_DONE;
+    r->elapsed = sc_now() - r->started;
+    sc_finish(L, r);
+  }
+  return 0;
+}
+
+static int l_close(lua_State *L) {
+  sc_request *r = check_request(L, 1);
+  l_cancel(L);
+  release(L, r);
+  return 0;
+}
+
+static int l_done(lua_State *L) {
+  lua_pushboolean(L, check_request(L, 1)->state == ST_DONE);
+  return 1;
+}
+
+static void push_headers(lua_State *L, const sc_buf *b) {
+  const char *p = b->data;
+  lua_newtable(L);
+  if (p == NULL) return;
+  while (*p) {
+    const char *end = strchr(p, '\n');
+    const char *colon;
+    size_t len = end ? (size_t)(end - p) : strlen(p);
+    while (len > 0 && (p[len - 1] == '\r' || p[len - 1] == '\n')) len--;
+    colon = memchr(p, ':', len);
+    if (colon != NULL && strncmp(p, "HTTP/", 5) != 0) {
+      luaL_Buffer name;
+      const char *v = colon + 1;
+      size_t vlen = len - (size_t)(v - p);
+      while (vlen > 0 && (*v == ' ' || *v == '\t')) v++, vlen--;
+      luaL_buffinit(L, &name);
+      for (const char *c = p; c < colon; c++)
+        luaL_addchar(&name, (char)(*c >= 'A' && *c <= 'Z' ? *c + 32 : *c));
+      luaL_pushresult(&name);
+      lua_pushvalue(L, -1);
+      lua_rawget(L, -3);
+      if (lua_isstring(L, -1)) { /* repeated header: join as RFC 9110 says */
+        lua_pushliteral(L, ", ");
+        lua_pushlstring(L, v, vlen);
+        lua_concat(L, 3);
+      } else {
+        lua_pop(L, 1);
+        lua_pushlstring(L, v, vlen);
+      }
+      lua_rawset(L, -3);
+    }
+    if (end == NULL) break;
+    p = end + 1;
+  }
+}
+
+static const char *error_kind(const sc_request *r) {
+  if (r->canceled) return "canceled";
+  if (r->cb_error_ref != LUA_NOREF) return "callback";
+  switch (r->code) {
+    case CURLE_OPERATION_TIMEDOUT: return "timeout";
+    case CURLE_PEER_FAILED_VERIFICATION: case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CERTPROBLEM: case CURLE_SSL_CONNECT_ERROR:
+      return "tls";
+    case CURLE_OUT_OF_MEMORY: case CURLE_WRITE_ERROR: return "io";
+    default: return "connection";
+  }
+}
+
+static void set_number(lua_State *L, const char *k, double v) {
+  lua_pushnumber(L, v);
+  lua_setfield(L, -2, k);
+}
+
+static void set_integer(lua_State *L, const char *k, lua_Integer v) {
+  lua_pushinteger(L, v);
+  lua_setfield(L, -2, k);
+}
+
+/* req:result() -> response | nil, err   (nil, nil while still running)
+   response: status, headers, body, attempts, elapsed, url, http_version
+   err: kind, code, message, sent, attempts, elapsed, [value] */
+static int l_result(lua_State *L) {
+  sc_request *r = check_request(L, 1);
+  if (r->state != ST_DONE) {
+    lua_pushnil(L);
+    lua_pushnil(L);
+    return 2;
+  }
+  if (r->easy == NULL) return luaL_error(L, "scenario.core.request: closed");
+  if (r->code == CURLE_OK && !r->canceled) {
+    char *url = NULL;
+    long version = 0;
+    lua_createtable(L, 0, 8);
+    set_integer(L, "status", r->status);
+    push_headers(L, &r->resp_headers);
+    lua_setfield(L, -2, "headers");
+    lua_pushlstring(L, r->resp_body.data ? r->resp_body.data : "", r->resp_body.len);
+    lua_setfield(L, -2, "body");
+    set_integer(L, "attempts", r->attempts);
+    set_number(L, "elapsed", r->elapsed);
+    curl_easy_getinfo(r->easy, CURLINFO_EFFECTIVE_URL, &url);
+    if (url) {
+      lua_pushstring(L, url);
+      lua_setfield(L, -2, "url");
+    }
+    curl_easy_getinfo(r->easy, CURLINFO_HTTP_VERSION, &version);
+    lua_pushstring(L, version == CURL_HTTP_VERSION_2_0 ? "2"
+                      : version == CURL_HTTP_VERSION_3 ? "3"
+                      : version == CURL_HTTP_VERSION_1_0 ? "1.0" : "1.1");
+    lua_setfield(L, -2, "http_version");
+    return 1;
+  }
+  lua_pushnil(L);
+  lua_createtable(L, 0, 8);
+  lua_pushstring(L, error_kind(r));
+  lua_setfield(L, -2, "kind");
+  set_integer(L, "code", (lua_Integer)r->code);
+  if (r->canceled) lua_pushliteral(L, "request canceled");
+  else if (r->cb_error_ref != LUA_NOREF) lua_pushliteral(L, "a callback raised an error");
+  else lua_pushstring(L, r->errbuf[0] ? r->errbuf : curl_easy_strerror(r->code));
+  lua_setfield(L, -2, "message");
+  lua_pushboolean(L, r->sent);
+  lua_setfield(L, -2, "sent");
+  set_integer(L, "attempts", r->attempts);
+  set_number(L, "elapsed", r->elapsed);
+  if (r->status > 0) set_integer(L, "status", r->status);
+  if (r->cb_error_ref != LUA_NOREF) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, r->cb_error_ref);
+    lua_setfield(L, -2, "value");
+  }
+  return 2;
+}
+
+static int l_tostring(lua_State *L) {
+  sc_request *r = check_request(L, 1);
+  static const char *const states[] = {"new", "running", "waiting to retry", "done"};
+  const char *url = r->url ? r->url : "";
+  /* never show a query string or user info: presigned URLs carry secrets */
+  const char *scheme_end = strstr(url, "://");
+  const char *host = scheme_end ? scheme_end + 3 : url;
+  const char *at = strchr(host, '@');
+  const char *slash = strchr(host, '/');
+  size_t path_len;
+  if (at && (!slash || at < slash)) host = at + 1;
+  path_len = strcspn(host, "?#");
+  lua_pushfstring(L, "scenario.core.request (%s ", r->method ? r->method : "?");
+  lua_pushlstring(L, host, path_len);
+  lua_pushfstring(L, ": %s, attempt %d)",
+                  states[r->state >= 0 && r->state <= ST_DONE ? r->state : 0], r->attempts);
+  lua_concat(L, 3);
+  return 1;
+}
+
+int sc_request_open(lua_State *L) {
+  static const luaL_Reg methods[] = {
+    {"done", l_done}, {"result", l_result}, {"cancel", l_cancel}, {NULL, NULL}};
+  static const luaL_Reg meta[] = {
+    {"__gc", l_gc}, {"__close", l_close}, {"__tostring", l_tostring}, {NULL, NULL}};
+  if (luaL_newmetatable(L, SC_REQUEST_MT)) {
+    luaL_setfuncs(L, meta, 0);
+    luaL_newlib(L, methods);
+    lua_setfield(L, -2, "__index");
+  }
+  lua_pop(L, 1);
+  lua_pushcfunction(L, l_request);
+  return 1;
+}

@@ -1,0 +1,97 @@
+/*
+ * Internal declarations shared by the files of the C core.
+ *
+ * The core owns transport and time: one curl multi handle and one timer heap
+ * per Lua state (the "loop"), requests that retry themselves, and timers the
+ * Lua scheduler waits on.  It never parses JSON; Lua owns meaning.
+ */
+#ifndef SC_INTERNAL_H
+#define SC_INTERNAL_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include <curl/curl.h>
+#include <lua.h>
+#include <lauxlib.h>
+
+#define SC_LOOP_KEY "scenario.core.loop"
+#define SC_ANCHORS_KEY "scenario.core.anchors"
+#define SC_REQUEST_MT "scenario.core.request"
+#define SC_TIMER_MT "scenario.core.timer"
+
+/* ---- growable byte buffer (buf.c) ---- */
+typedef struct sc_buf {
+  char *data;
+  size_t len, cap;
+} sc_buf;
+
+int sc_buf_append(sc_buf *b, const char *p, size_t n); /* 0 ok, -1 no memory */
+void sc_buf_reset(sc_buf *b);
+void sc_buf_free(sc_buf *b);
+
+/* ---- timers (heap.c) ---- */
+enum { SC_TIMER_USER = 1, SC_TIMER_RETRY = 2 };
+
+typedef struct sc_timer {
+  double due;  /* monotonic seconds */
+  int index;   /* position in the heap, -1 when not scheduled */
+  int kind;
+  void *owner; /* the sc_request or sc_utimer this node belongs to */
+} sc_timer;
+
+typedef struct sc_heap {
+  sc_timer **items;
+  int len, cap;
+} sc_heap;
+
+int sc_heap_push(sc_heap *h, sc_timer *t);
+void sc_heap_remove(sc_heap *h, sc_timer *t);
+sc_timer *sc_heap_peek(const sc_heap *h);
+void sc_heap_free(sc_heap *h);
+
+/* ---- retry policy (retry.c): pure functions, no I/O ---- */
+#define SC_RETRY_AFTER_MAX 60.0
+
+int sc_status_retryable(long status);
+double sc_backoff(int retry_index, double jitter);
+/* now: wall-clock seconds since the epoch, with fractions */
+double sc_parse_retry_after(const char *value, size_t len, double now);
+double sc_wall_now(void);
+int sc_curl_not_sent(CURLcode code);
+
+/* ---- the loop (loop.c) ---- */
+typedef struct sc_loop {
+  CURLM *multi;
+  CURLSH *share;
+  sc_heap timers;
+  int transfers;       /* easy handles currently in the multi */
+  int in_perform;      /* guards against re-entering libcurl from callbacks */
+  lua_State *L;        /* state running the current step, for callbacks */
+  unsigned long long rng;
+  int insecure_warned;
+} sc_loop;
+
+double sc_now(void);
+double sc_random(sc_loop *loop); /* uniform in [0, 1) */
+sc_loop *sc_loop_get(lua_State *L);
+int sc_loop_open(lua_State *L);
+int sc_loop_step(lua_State *L, sc_loop *loop, double max_seconds);
+int sc_loop_pending(const sc_loop *loop);
+
+/* objects report completion through these; they push the object's userdata
+   onto the step's result list (anchors map the C pointer to its userdata) */
+void sc_anchor(lua_State *L, int idx, void *ptr);
+void sc_unanchor(lua_State *L, void *ptr);
+void sc_finish(lua_State *L, void *ptr);
+
+/* ---- requests (request.c) ---- */
+void sc_request_on_done(sc_loop *loop, CURL *easy, CURLcode code);
+void sc_request_on_timer(sc_loop *loop, sc_timer *t);
+int sc_request_open(lua_State *L);
+
+/* ---- user timers (timer.c) ---- */
+void sc_utimer_on_timer(sc_loop *loop, sc_timer *t);
+int sc_timer_open(lua_State *L);
+
+#endif

@@ -1,0 +1,35 @@
+/*
+ * scenario.h: embedding the scenario-lua SDK in a C host.
+ *
+ *   lua_State *L = luaL_newstate(); luaL_openlibs(L);
+ *   scenario_openlibs(L);         // scenario.core (+ bundled modules) in package.preload
+ *   ... each frame: scenario_step(L, 0);
+ */
+#ifndef SCENARIO_H
+#define SCENARIO_H
+
+#include <lua.h>
+
+#define SCENARIO_VERSION "0.1.0"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The Lua module `scenario.core`. */
+int luaopen_scenario_core(lua_State *L);
+
+/* Registers scenario.core, and every scenario.* module compiled into the
+   library, in package.preload.  Returns 0, or -1 with an error message pushed. */
+int scenario_openlibs(lua_State *L);
+
+/* Steps the SDK's loop from C: runs scenario.step(max_ms), which advances all
+   transfers, timers and spawned coroutines and returns within max_ms.
+   Returns 0, or -1 with an error message pushed. */
+int scenario_step(lua_State *L, int max_ms);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,339 @@
+--- The client: configuration, authentication, one request path for every call,
+-- and the mapping of transport and HTTP outcomes to scenario.Error.
+-- Retries and timeouts happen in the C core (csrc/request.c); this module
+-- decides what a request means: which headers, whether it is safe to retry,
+-- how to read the answer.
+local core = require "scenario.core"
+local loop = require "scenario.loop"
+local errors = require "scenario.errors"
+local logmod = require "scenario.log"
+local json = require "scenario.json"
+local util = require "scenario.util"
+
+local M = {}
+
+M.VERSION = core.VERSION
+M.DEFAULT_BASE_URL = "https://api.cloud.scenario.com/v1"
+M.USER_AGENT = string.format("scenario-lua/%s (Lua %s; libcurl %s)",
+  core.VERSION, _VERSION:match("%d+%.%d+") or "?", core.curl_version)
+
+local Client = {}
+Client.__index = Client
+M.Client = Client
+
+-- Secrets live here, out of the client table, so that dumping a client with
+-- pairs() or a pretty-printer shows none of them.
+local private = setmetatable({}, { __mode = "k" })
+
+-- option -> expected Lua type(s), for scenario.new
+local OPTIONS = {
+  api_key = "string", api_secret = "string", token = "string",
+  base_url = "string", project_id = "string",
+  timeout = "number", connect_timeout = "number", max_retries = "number",
+  poll_interval = "number", headers = "table", log = "string|function|boolean",
+  ca_file = "string", insecure = "boolean", strict = "boolean",
+  user_agent = "string",
+}
+
+local function config_error(field, reason)
+  return errors.new { kind = "validation", field = field,
+    message = "scenario.new: " .. field .. ": " .. reason }
+end
+
+local function check_options(opts)
+  for k, v in pairs(opts) do
+    local want = OPTIONS[k]
+    if not want then
+      error(config_error(tostring(k), "unknown option"), 3)
+    end
+    if not want:find(type(v), 1, true) then
+      error(config_error(k, "must be a " .. want:gsub("|", " or ") .. " (got " .. type(v) .. ")"), 3)
+    end
+  end
+  for _, k in ipairs { "timeout", "connect_timeout", "max_retries", "poll_interval" } do
+    if opts[k] and opts[k] < 0 then
+      error(config_error(k, "must be >= 0 (got " .. tostring(opts[k]) .. ")"), 3)
+    end
+  end
+end
+
+local function env(name)
+  local v = os.getenv(name)
+  if v == "" then return nil end
+  return v
+end
+
+local function escape_pattern(s)
+  return (s:gsub("[%^%$%(%)%%%.%[%]%*%+%-%?]", "%%%0"))
+end
+
+local function make_redactor(secret_list)
+  local pats = {}
+  for _, s in ipairs(secret_list) do
+    if type(s) == "string" and #s >= 4 then pats[#pats + 1] = escape_pattern(s) end
+  end
+  -- longest first, so that "Basic <b64>" goes before its parts
+  table.sort(pats, function(a, b) return #a > #b end)
+  return function(msg)
+    msg = tostring(msg)
+    for i = 1, #pats do msg = msg:gsub(pats[i], "[REDACTED]") end
+    return msg
+  end
+end
+
+local function origin_of(url)
+  local scheme, rest = url:match("^(%a[%w+.-]*)://(.*)$")
+  if not scheme then return nil end
+  local authority = rest:match("^([^/?#]*)")
+  authority = authority:gsub("^.*@", "")
+  scheme = scheme:lower()
+  if not authority:find(":%d+$") then
+    authority = authority .. (scheme == "https" and ":443" or ":80")
+  end
+  return scheme .. "://" .. authority:lower()
+end
+M.origin_of = origin_of
+
+--- scenario.new{...}: see the README's configuration table.
+-- Raises a validation error for a misspelt or mistyped option.
+function M.new(opts)
+  opts = opts or {}
+  if type(opts) ~= "table" then error(config_error("options", "must be a table"), 2) end
+  check_options(opts)
+  local self = setmetatable({}, Client)
+  local key, secret, token = opts.api_key, opts.api_secret, opts.token
+  if key == nil and secret == nil and token == nil then
+    key, secret = env("SCENARIO_API_KEY"), env("SCENARIO_API_SECRET")
+    token = env("SCENARIO_API_TOKEN")
+  end
+  local authorization, auth_kind
+  if key or secret then
+    if not (key and secret) then
+      error(config_error(key and "api_secret" or "api_key",
+        "required with " .. (key and "api_key" or "api_secret")), 2)
+    end
+    authorization = "Basic " .. util.base64(key .. ":" .. secret)
+    auth_kind = "basic"
+  elseif token then
+    authorization = "Bearer " .. token
+    auth_kind = "bearer"
+  end
+  local base_url = opts.base_url or env("SCENARIO_API_URL") or M.DEFAULT_BASE_URL
+  if not origin_of(base_url) then
+    error(config_error("base_url", "must be an http or https URL (got " .. base_url .. ")"), 2)
+  end
+  self.base_url = base_url:gsub("/+$", "")
+  self.origin = origin_of(self.base_url)
+  self.auth = auth_kind or "none"
+  self.project_id = opts.project_id or env("SCENARIO_PROJECT_ID")
+  self.timeout = opts.timeout or 60
+  self.connect_timeout = opts.connect_timeout or 10
+  self.max_retries = math.floor(opts.max_retries or 2)
+  self.poll_interval = opts.poll_interval or 2
+  self.headers = opts.headers or {}
+  self.strict = opts.strict or false
+  self.insecure = opts.insecure or false
+  self.ca_file = opts.ca_file or env("SCENARIO_CA_FILE") or env("SSL_CERT_FILE")
+    or env("CURL_CA_BUNDLE")
+  self.user_agent = opts.user_agent and (M.USER_AGENT .. " " .. opts.user_agent) or M.USER_AGENT
+  local redact = make_redactor { authorization, key, secret, token,
+    key and secret and util.base64(key .. ":" .. secret) }
+  private[self] = { authorization = authorization, redact = redact }
+  local log_setting = opts.log
+  if log_setting == nil then log_setting = env("SCENARIO_LOG") end
+  if log_setting == true then log_setting = "info" end
+  self.log = logmod.new(log_setting, redact)
+  if self.insecure then
+    self.log("warn", "insecure = true: TLS certificates are not verified for %s", self.origin)
+  end
+  require("scenario.resources").attach(self)
+  return self
+end
+
+--- Calls any operation of the API by its operationId; path parameters go by
+-- name in fields. Returns body, response or nil, err.
+function Client:call(operation_id, fields, options)
+  return require("scenario.resources").call_by_id(self, operation_id, fields, options)
+end
+
+function Client:__tostring()
+  return string.format("scenario.Client (%s, auth: %s)", self.base_url, self.auth)
+end
+
+--- Removes every secret of this client from a string.
+function Client:redact(s)
+  return private[self].redact(s)
+end
+
+local REQUEST_ID_HEADERS = { "x-request-id", "x-amzn-requestid", "apigw-requestid", "x-amz-apigw-id" }
+
+local function request_id_of(headers)
+  for _, h in ipairs(REQUEST_ID_HEADERS) do
+    if headers[h] then return headers[h] end
+  end
+end
+
+local function snippet(body)
+  if body == nil or body == "" then return nil end
+  local text = body:gsub("<[^>]*>", " "):gsub("%s+", " "):gsub("^ ", "")
+  if #text > 160 then text = text:sub(1, 157) .. "..." end
+  return text
+end
+
+--- Builds the full URL of an API path (or passes an absolute URL through).
+function Client:url(path, query)
+  local url = path:match("^https?://") and path or self.base_url .. path
+  local q = {}
+  if query then for k, v in pairs(query) do q[k] = v end end
+  if self.project_id and q.projectId == nil and not path:match("^https?://") then
+    q.projectId = self.project_id
+  end
+  local qs = util.query_string(q)
+  if qs ~= "" then url = url .. (url:find("?", 1, true) and "&" or "?") .. qs end
+  return url
+end
+
+--- The headers of an API request, in the order they are sent.
+function Client:headers_for(url, extra, has_body)
+  local merged, order = {}, {}
+  local function set(k, v)
+    local lk = k:lower()
+    if not merged[lk] then order[#order + 1] = lk end
+    merged[lk] = { k, v }
+  end
+  set("User-Agent", self.user_agent)
+  set("Accept", "application/json")
+  if has_body then set("Content-Type", "application/json") end
+  local auth = private[self].authorization
+  if auth and origin_of(url) == self.origin then set("Authorization", auth) end
+  for k, v in pairs(self.headers) do set(k, tostring(v)) end
+  if extra then for k, v in pairs(extra) do set(k, tostring(v)) end end
+  local list = {}
+  for _, lk in ipairs(order) do
+    local kv = merged[lk]
+    list[#list + 1] = kv[1] .. ": " .. kv[2]
+  end
+  return list
+end
+
+local function transport_error(self, cerr, ctx)
+  if cerr.kind == "callback" then
+    error(cerr.value, 0)                     -- a user callback raised: re-raise it here
+  end
+  local kind, message = cerr.kind, cerr.message
+  if kind == "tls" then
+    kind = "connection"
+    if message:find("certificate", 1, true) then
+      message = "TLS certificate verification failed: " .. message ..
+        " (trust the certificate with ca_file, or see insecure)"
+    else
+      message = "TLS handshake failed: " .. message
+    end
+  elseif kind == "canceled" then
+    kind, message = "connection", "the request was canceled"
+  elseif kind == "timeout" then
+    message = string.format("no complete answer within %gs: %s", ctx.timeout, message)
+  end
+  local retryable = (kind == "connection" or kind == "timeout")
+    and not message:find("certificate", 1, true)     -- a bad certificate stays bad
+  if cerr.sent and ctx.unsafe then
+    retryable = false
+    message = message .. "; the request may have been processed, so it was not retried"
+  end
+  return errors.new {
+    kind = kind, message = self:redact(message), operation = ctx.operation,
+    retryable = retryable, attempts = cerr.attempts, status = cerr.status,
+  }
+end
+
+local function http_error(self, res, body, ctx)
+  local status = res.status
+  local kind = errors.kind_for_status(status)
+  local message = errors.message_from_body(body) or snippet(res.body) or ("HTTP " .. status)
+  local retryable = status == 408 or status == 429 or status >= 500
+  if ctx.unsafe and status ~= 429 and (status == 408 or status >= 500) then
+    retryable = false
+    message = message .. "; the request may have been processed, so it was not retried"
+  end
+  return errors.new {
+    kind = kind, status = status, message = self:redact(message), operation = ctx.operation,
+    request_id = res.request_id, body = body, retryable = retryable,
+    attempts = res.attempts, retry_after = res.headers["retry-after"],
+  }
+end
+
+--- Sends a request and waits for it (yielding inside scenario.spawn).
+-- opts: query, body (table -> JSON, or string), headers, timeout,
+-- max_retries, unsafe (default: true for POST), operation (for errors),
+-- dry_run. Returns body, response or nil, err.
+function Client:request(method, path, opts)
+  opts = opts or {}
+  method = method:upper()
+  local query = opts.query
+  if opts.dry_run then
+    local q = {}
+    for k, v in pairs(opts.query or {}) do q[k] = v end
+    q.dryRun = "true"
+    query = q
+  end
+  local url = self:url(path, query)
+  local body = opts.body
+  if type(body) == "table" then
+    local text, err = json.encode(body)
+    if not text then
+      return nil, errors.new { kind = "validation", operation = opts.operation,
+        message = "body cannot be encoded as JSON: " .. tostring(err) }
+    end
+    body = text
+  end
+  local unsafe = opts.unsafe
+  if unsafe == nil then unsafe = method == "POST" end
+  local ctx = {
+    operation = opts.operation, unsafe = unsafe and not opts.dry_run,
+    timeout = opts.timeout or self.timeout,
+  }
+  local req = core.request {
+    url = url, method = method, body = body,
+    headers = self:headers_for(url, opts.headers, body ~= nil),
+    timeout = ctx.timeout, connect_timeout = self.connect_timeout,
+    max_retries = opts.max_retries or self.max_retries, unsafe = ctx.unsafe,
+    ca_file = self.ca_file, insecure = self.insecure,
+  }
+  loop.await(req)
+  local res, cerr = req:result()
+  local shown_path = path:gsub("%?.*$", "")
+  if not res then
+    local err = transport_error(self, cerr, ctx)
+    self.log("debug", "%s %s -> %s (%.3f s, attempt %d)", method, shown_path, err.kind,
+      cerr.elapsed, cerr.attempts)
+    return nil, err
+  end
+  res.request_id = request_id_of(res.headers)
+  self.log("debug", "%s %s -> %d (%.3f s, attempt %d)", method, shown_path, res.status,
+    res.elapsed, res.attempts)
+  if res.attempts > 1 then
+    self.log("info", "%s %s succeeded after %d attempts", method, shown_path, res.attempts)
+  end
+  local decoded, derr
+  if res.body ~= "" then decoded, derr = json.decode(res.body) end
+  local status = res.status
+  if status >= 200 and status < 300 then
+    if decoded == nil then
+      local why = res.body == "" and "an empty body" or "invalid JSON (" .. tostring(derr) .. ")"
+      return nil, errors.new {
+        kind = "api", status = status, operation = opts.operation,
+        message = "the API answered " .. status .. " with " .. why,
+        request_id = res.request_id, retryable = not ctx.unsafe, attempts = res.attempts,
+      }
+    end
+    return decoded, res
+  end
+  if opts.dry_run and status == 402 and type(decoded) == "table" and decoded.estimatedCost then
+    decoded.creativeUnitsCost = decoded.creativeUnitsCost or decoded.estimatedCost
+    return decoded, res
+  end
+  if type(decoded) ~= "table" then decoded = nil end
+  return nil, http_error(self, res, decoded, ctx)
+end
+
+return M

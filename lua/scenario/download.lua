@@ -1,0 +1,121 @@
+--- Streaming downloads: each file is written by the C core's write callback
+-- straight to a temporary name beside its target, and renamed only when the
+-- transfer completed with a 2xx status; a failed or interrupted download
+-- leaves nothing under the final name. Redirects are followed; the API's
+-- Authorization goes only to the API's own origin (libcurl also drops it when
+-- a redirect changes host). File names come from the asset id and MIME type.
+local core = require "scenario.core"
+local loop = require "scenario.loop"
+local errors = require "scenario.errors"
+
+local M = {}
+
+M.EXTENSIONS = {
+  ["image/png"] = "png", ["image/jpeg"] = "jpg", ["image/jpg"] = "jpg",
+  ["image/webp"] = "webp", ["image/gif"] = "gif", ["image/svg+xml"] = "svg",
+  ["image/avif"] = "avif", ["image/tiff"] = "tiff", ["image/bmp"] = "bmp",
+  ["video/mp4"] = "mp4", ["video/webm"] = "webm", ["audio/mpeg"] = "mp3",
+  ["audio/wav"] = "wav", ["audio/x-wav"] = "wav", ["audio/ogg"] = "ogg",
+  ["model/gltf-binary"] = "glb", ["model/gltf+json"] = "gltf", ["model/obj"] = "obj",
+  ["application/zip"] = "zip", ["application/json"] = "json", ["text/plain"] = "txt",
+}
+
+--- A safe file name for an asset: its id (only letters, digits, '-' and '_'
+-- kept) and the extension of its MIME type.
+function M.file_name(asset)
+  local id = tostring(asset.id or asset.assetId or "asset"):gsub("[^%w%-_]", "_")
+  if id == "" or id:match("^_*$") then id = "asset" end
+  local mime = type(asset.mimeType) == "string" and asset.mimeType:lower():match("^[^;%s]+") or ""
+  return id:sub(1, 200) .. "." .. (M.EXTENSIONS[mime] or "bin")
+end
+
+local function shell_quote(s)
+  return "'" .. s:gsub("'", "'\\''") .. "'"
+end
+
+local function ensure_dir(dir)
+  local ok = os.execute("mkdir -p -- " .. shell_quote(dir))
+  if not ok then
+    return nil, errors.new { kind = "io", message = "cannot create directory " .. dir }
+  end
+  return true
+end
+M.ensure_dir = ensure_dir
+
+--- Downloads url to path. opts: timeout (default 600 s), on_progress(received).
+-- Returns path or nil, err.
+function M.url(client, url, path, opts)
+  opts = opts or {}
+  local tmp = string.format("%s.part-%d", path, math.random(1, 1 << 30))
+  local f, ferr = io.open(tmp, "wb")
+  if not f then
+    return nil, errors.new { kind = "io", message = "cannot write " .. tmp .. ": " .. tostring(ferr) }
+  end
+  local received, write_err = 0, nil
+  local on_progress = opts.on_progress
+  local req = core.request {
+    url = url, method = "GET", follow_redirects = true,
+    headers = client:headers_for(url, opts.headers, false),
+    timeout = opts.timeout or 600, connect_timeout = client.connect_timeout,
+    max_retries = client.max_retries, ca_file = client.ca_file, insecure = client.insecure,
+    on_data = function(chunk)
+      local ok, e = f:write(chunk)
+      if not ok then
+        write_err = e
+        error("write failed", 0)
+      end
+      received = received + #chunk
+      if on_progress then on_progress(received) end
+    end,
+  }
+  loop.await(req)
+  f:close()
+  local res, cerr = req:result()
+  if res and res.status >= 200 and res.status < 300 then
+    local ok, rerr = os.rename(tmp, path)
+    if ok then return path end
+    os.remove(tmp)
+    return nil, errors.new { kind = "io", message = "cannot rename to " .. path .. ": " .. tostring(rerr) }
+  end
+  os.remove(tmp)
+  if write_err then
+    return nil, errors.new { kind = "io", message = "cannot write " .. path .. ": " .. tostring(write_err) }
+  end
+  if cerr and cerr.kind == "callback" then error(cerr.value, 0) end
+  if not res then
+    return nil, errors.new { kind = cerr.kind == "timeout" and "timeout" or "connection",
+      message = "download of " .. path .. " failed: " .. client:redact(cerr.message),
+      retryable = true, attempts = cerr.attempts }
+  end
+  return nil, errors.new { kind = errors.kind_for_status(res.status), status = res.status,
+    message = "download of " .. path .. " answered HTTP " .. res.status,
+    retryable = res.status >= 500 }
+end
+
+--- Downloads asset records into dir, `concurrency` at once (default 4).
+-- Returns the list of paths in asset order, or nil, first error, paths written.
+function M.assets(client, assets, dir, opts)
+  opts = opts or {}
+  local ok, err = ensure_dir(dir)
+  if not ok then return nil, err end
+  local tasks = {}
+  for i, asset in ipairs(assets) do
+    tasks[i] = function()
+      local url = asset.url
+      if type(url) ~= "string" then
+        return nil, errors.new { kind = "api", message = "asset " .. tostring(asset.id) .. " has no url" }
+      end
+      return M.url(client, url, dir .. "/" .. M.file_name(asset), opts)
+    end
+  end
+  local results = loop.gather(tasks, opts.concurrency or 4)
+  local paths, first_err = {}, nil
+  for i = 1, #results do
+    if results[i][1] then paths[#paths + 1] = results[i][1]
+    else first_err = first_err or results[i][2] end
+  end
+  if first_err then return nil, first_err, paths end
+  return paths
+end
+
+return M

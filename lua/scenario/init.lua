@@ -1,0 +1,44 @@
+--- scenario: the Lua SDK for the Scenario generative-AI API.
+--   local scenario = require "scenario"
+--   local client = scenario.new { api_key = ..., api_secret = ... }
+local core = require "scenario.core"
+local client = require "scenario.client"
+local errors = require "scenario.errors"
+local loop = require "scenario.loop"
+local json = require "scenario.json"
+
+local M = {}
+
+M.VERSION = core.VERSION
+M.Error = errors.Error
+M.is_error = errors.is
+M.null = json.null
+M.array = json.array
+
+--- Creates a client; see the README's configuration table.
+function M.new(opts)
+  return client.new(opts)
+end
+
+M.spawn = loop.spawn
+M.step = loop.step
+M.run = loop.run
+M.sleep = loop.sleep
+
+-- scenario.on_error(err, traceback) receives errors raised inside spawned
+-- coroutines; assign a function to replace the default (stderr).
+setmetatable(M, {
+  __index = function(_, k)
+    if k == "on_error" then return loop.on_error end
+  end,
+  __newindex = function(t, k, v)
+    if k == "on_error" then
+      assert(type(v) == "function", "scenario.on_error must be a function")
+      loop.on_error = v
+    else
+      rawset(t, k, v)
+    end
+  end,
+})
+
+return M

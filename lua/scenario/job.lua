@@ -1,0 +1,164 @@
+--- Jobs: what a generation returns. A Job knows its id, status and progress,
+-- refreshes itself, waits (polling on the loop's timers, yielding inside
+-- scenario.spawn), cancels, and fetches or downloads its output assets.
+local core = require "scenario.core"
+local loop = require "scenario.loop"
+local errors = require "scenario.errors"
+local download = require "scenario.download"
+
+local M = {}
+
+local Job = {}
+Job.__index = Job
+M.Job = Job
+
+-- Terminal statuses, with the older spellings some endpoints still use.
+M.TERMINAL = { success = "success", succeeded = "success", failure = "failure",
+  failed = "failure", canceled = "canceled", cancelled = "canceled" }
+M.RUNNING = { pending = true, queued = true, ["warming-up"] = true,
+  ["in-progress"] = true, finalizing = true }
+
+local MAX_POLL_INTERVAL = 10
+
+--- Builds a Job from a job record (the API's `job` object) or an id.
+function M.new(client, record)
+  if type(record) == "string" then record = { jobId = record } end
+  local self = setmetatable({ client = client }, Job)
+  self:_update(record)
+  return self
+end
+
+function Job:_update(record)
+  self.record = record
+  self.id = record.jobId or record.id or self.id
+  self.status = record.status or self.status or "pending"
+  self.progress = tonumber(record.progress) or self.progress or 0
+  self.type = record.jobType or self.type
+  return self
+end
+
+function Job:__tostring()
+  return string.format("scenario.Job %s (%s, %d%%)", tostring(self.id), self.status,
+    math.floor(self.progress * 100 + 0.5))
+end
+
+--- The job's terminal state: "success", "failure", "canceled" or nil.
+function Job:outcome()
+  return M.TERMINAL[self.status]
+end
+
+--- Fetches the job again. Returns the job or nil, err.
+function Job:refresh(opts)
+  local body, err = self.client:request("GET", "/jobs/" .. self.id,
+    { operation = "GetJobId", timeout = opts and opts.timeout })
+  if not body then return nil, err end
+  return self:_update(body.job or body)
+end
+
+--- Asks the API to cancel the job. Returns the job or nil, err.
+function Job:cancel()
+  local body, err = self.client:request("POST", "/jobs/" .. self.id .. "/action",
+    { body = { action = "cancel" }, operation = "PostJobActionByJobId", unsafe = false })
+  if not body then return nil, err end
+  if type(body.job) == "table" then self:_update(body.job) end
+  return self
+end
+
+function Job:asset_ids()
+  local meta = self.record and self.record.metadata
+  local ids = {}
+  if type(meta) == "table" and type(meta.assetIds) == "table" then
+    for _, id in ipairs(meta.assetIds) do ids[#ids + 1] = id end
+  end
+  return ids
+end
+
+local function job_error(self)
+  local outcome = self:outcome()
+  local reason = self.record and (self.record.error or self.record.errorMessage
+    or (type(self.record.metadata) == "table" and self.record.metadata.error))
+  if type(reason) == "table" then reason = reason.message or reason.code end
+  return errors.new {
+    kind = outcome == "failure" and "job_failed" or "job_canceled",
+    message = string.format("job %s %s%s", self.id,
+      outcome == "failure" and "failed" or "was canceled",
+      reason and (": " .. tostring(reason)) or ""),
+    job = self, retryable = false,
+  }
+end
+
+-- errors worth polling through: the job is still running somewhere
+local TRANSIENT = { server = true, connection = true, timeout = true, rate_limit = true }
+
+--- Waits for the job to end. opts: timeout (s, default 600), on_progress
+-- (fn(job) on every change of status or progress), cancel_on_timeout,
+-- poll_interval, poll_gate (a loop.semaphore shared by many waits).
+-- Returns the job, or nil, err (job_failed, job_canceled,
+-- timeout, or the error that stopped polling).
+function Job:wait(opts)
+  opts = opts or {}
+  local client = self.client
+  local timeout = opts.timeout or 600
+  local now = core.now
+  local deadline = now() + timeout
+  local interval = opts.poll_interval or client.poll_interval
+  local last_status, last_progress
+  local warned_unknown = false
+  while true do
+    if self.status ~= last_status or self.progress ~= last_progress then
+      last_status, last_progress = self.status, self.progress
+      if opts.on_progress then opts.on_progress(self) end
+    end
+    local outcome = self:outcome()
+    if outcome == "success" then return self end
+    if outcome then return nil, job_error(self) end
+    if not M.RUNNING[self.status] and not warned_unknown then
+      warned_unknown = true
+      client.log("info", "job %s has an unknown status %q; still polling", self.id, self.status)
+    end
+    local left = deadline - now()
+    if left <= 0 then
+      if opts.cancel_on_timeout then self:cancel() end
+      return nil, errors.new { kind = "timeout", job = self, retryable = true,
+        message = string.format("job %s still %s after %gs", self.id, self.status, timeout) }
+    end
+    local pause = math.min(interval * (0.9 + 0.2 * math.random()), left)
+    loop.sleep(pause)
+    interval = math.min(interval * 1.5, MAX_POLL_INTERVAL)
+    local gate = opts.poll_gate
+    if gate then gate.acquire() end
+    local ok, err = self:refresh { timeout = math.max(1, math.min(client.timeout, deadline - now())) }
+    if gate then gate.release() end
+    if not ok then
+      if not TRANSIENT[err.kind] then return nil, err end
+      if err.kind == "rate_limit" then
+        local ra = tonumber(err.retry_after)
+        interval = math.min(math.max(interval * 2, ra or 0), 60)
+      end
+      client.log("debug", "job %s: poll failed (%s), polling on", self.id, err.kind)
+    end
+  end
+end
+
+--- The output assets (asset records), fetched in batches of 100.
+function Job:assets()
+  local ids = self:asset_ids()
+  local out = {}
+  for i = 1, #ids, 100 do
+    local batch = table.move(ids, i, math.min(i + 99, #ids), 1, {})
+    local body, err = self.client:request("POST", "/assets/get-bulk",
+      { body = { assetIds = batch }, operation = "PostAssetGetBulk", unsafe = false })
+    if not body then return nil, err end
+    for _, a in ipairs(body.assets or {}) do out[#out + 1] = a end
+  end
+  return out
+end
+
+--- Downloads every output asset into dir; returns the list of paths written.
+function Job:download(dir, opts)
+  local assets, err = self:assets()
+  if not assets then return nil, err end
+  return download.assets(self.client, assets, dir, opts)
+end
+
+return M

@@ -1,0 +1,139 @@
+--- JSON. Decoding is lua-cjson's (on a private instance, so that the caller's
+-- cjson settings are left alone). Encoding is done here: Debian's cjson 2.1
+-- cannot write an empty array, loses integer precision past 14 digits and
+-- accepts tables that mix array and object keys. This encoder writes
+-- integers exactly, floats with 17 digits, `json.array{}` as `[]`, and refuses
+-- what JSON cannot say (NaN, cycles, mixed or non-string keys) with a message
+-- naming the field.
+local cjson = require "cjson.safe"
+
+local M = {}
+local J = cjson.new()
+J.decode_max_depth(256)
+
+M.null = J.null
+local array_mt = { __name = "scenario.json.array" }
+M.array_mt = array_mt
+
+--- Decodes a JSON text; returns value or nil, message.
+function M.decode(s)
+  return J.decode(s)
+end
+
+--- Marks a Lua table as a JSON array (so that an empty one encodes as []).
+function M.array(t)
+  return setmetatable(t or {}, array_mt)
+end
+
+function M.is_array(t)
+  return getmetatable(t) == array_mt
+end
+
+local ESC = {
+  ['"'] = '\\"', ["\\"] = "\\\\", ["\b"] = "\\b", ["\f"] = "\\f",
+  ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t",
+}
+
+local function quote(s)
+  return '"' .. s:gsub('[%c"\\]', function(c)
+    return ESC[c] or string.format("\\u%04x", c:byte())
+  end) .. '"'
+end
+M.quote = quote
+
+-- "list" when t is 1..n with n >= 1, "object" when every key is a string,
+-- "empty" for {}; anything else is an error
+local function shape(t, path)
+  local count, strings, max = 0, 0, 0
+  for k in pairs(t) do
+    count = count + 1
+    if type(k) == "string" then strings = strings + 1
+    elseif math.type(k) == "integer" and k >= 1 then
+      if k > max then max = k end
+    else
+      error({ path = path, msg = "has a key that is neither a string nor an array index: "
+        .. tostring(k) }, 0)
+    end
+  end
+  if count == 0 then return "empty" end
+  if strings == count then return "object" end
+  if strings > 0 then error({ path = path, msg = "mixes array items and named fields" }, 0) end
+  if max ~= count then error({ path = path, msg = "is an array with holes (nil items)" }, 0) end
+  return "list"
+end
+
+local encode_value
+
+local function join(path, key)
+  if type(key) == "number" then return (path or "") .. "[" .. key .. "]" end
+  return path and path .. "." .. key or key
+end
+
+local function encode_table(t, out, path, seen)
+  if seen[t] then error({ path = path, msg = "contains itself (a cycle)" }, 0) end
+  seen[t] = true
+  local kind = shape(t, path)
+  if kind == "list" or (kind == "empty" and getmetatable(t) == array_mt) then
+    out[#out + 1] = "["
+    for i = 1, rawlen(t) do
+      if i > 1 then out[#out + 1] = "," end
+      encode_value(t[i], out, join(path, i), seen)
+    end
+    out[#out + 1] = "]"
+  else
+    local keys = {}
+    for k in pairs(t) do keys[#keys + 1] = k end
+    table.sort(keys)
+    out[#out + 1] = "{"
+    for i, k in ipairs(keys) do
+      if i > 1 then out[#out + 1] = "," end
+      out[#out + 1] = quote(k)
+      out[#out + 1] = ":"
+      encode_value(t[k], out, join(path, k), seen)
+    end
+    out[#out + 1] = "}"
+  end
+  seen[t] = nil
+end
+
+encode_value = function(v, out, path, seen)
+  local tv = type(v)
+  if tv == "string" then
+    out[#out + 1] = quote(v)
+  elseif tv == "number" then
+    if v ~= v or v == math.huge or v == -math.huge then
+      error({ path = path, msg = "is not a finite number" }, 0)
+    end
+    if math.type(v) == "integer" then
+      out[#out + 1] = string.format("%d", v)
+    elseif v == math.floor(v) and v > -2^53 and v < 2^53 then
+      out[#out + 1] = string.format("%d", math.tointeger(v))
+    else
+      local short = string.format("%.14g", v)
+      out[#out + 1] = tonumber(short) == v and short or string.format("%.17g", v)
+    end
+  elseif tv == "boolean" then
+    out[#out + 1] = v and "true" or "false"
+  elseif v == M.null or tv == "nil" then
+    out[#out + 1] = "null"
+  elseif tv == "table" then
+    encode_table(v, out, path, seen)
+  else
+    error({ path = path, msg = "cannot be sent as JSON (a " .. tv .. ")" }, 0)
+  end
+end
+
+--- Encodes a value; returns text, or nil and a message naming the field.
+function M.encode(v)
+  local out = {}
+  local ok, err = pcall(encode_value, v, out, nil, {})
+  if not ok then
+    if type(err) == "table" then
+      return nil, (err.path and err.path .. ": " or "body: ") .. err.msg
+    end
+    return nil, tostring(err)
+  end
+  return table.concat(out)
+end
+
+return M

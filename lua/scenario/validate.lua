@@ -1,0 +1,535 @@
+--- Validation and routing of an operation's fields, before anything is sent.
+--
+-- `validate.check(op, fields, opts)` takes an entry of `scenario.operations`
+-- and the caller's flat table of fields and returns the routed request
+--
+--     { path = "/assets/abc%20d", query = { name = "string", ... },
+--       body = <table or nil>, unknown = { "field", ... } }
+--
+-- or `nil, problems`, a list of every problem found (not only the first),
+-- each "<field path>: <what is wrong>", e.g. "concepts[2].scale: must be <= 2
+-- (got 3)". Array indexes in field paths are 1-based, as in Lua.
+--
+-- Routing. Path parameters are taken by name and percent-encoded. Every other
+-- field goes where the operation declares it: query parameter or body field.
+-- A name declared in both must be given in an explicit `query = {...}` or
+-- `body = {...}` sub-table (these keys are routing sub-tables only when they
+-- hold a table and the operation declares no field of that name). Fields the
+-- operation does not declare are sent anyway (the API moves faster than its
+-- document): into the body, or into the query when the operation has no JSON
+-- object body, and listed in `unknown` (nested ones by path, e.g.
+-- "concepts[1].extra"); with `opts.strict` they are problems instead. An
+-- operation whose body is free-form (generate.custom, workflows.run) takes
+-- any field into its body without calling it unknown. `projectId`, used by the
+-- API but declared nowhere, is a query parameter of every operation.
+--
+-- An operation whose body is a JSON array takes the items as the array part
+-- of `fields` (or as `body = {...}`). Arrays in the returned body are marked
+-- with the JSON array marker of `scenario.json` (so `{}` encodes as `[]`);
+-- the body is a copy, the caller's tables are not modified.
+--
+-- Query values are serialised: booleans "true"/"false", integral numbers
+-- without ".0", arrays with explode=false comma-joined (a string given for an
+-- array parameter is taken as already joined; explode=true arrays come back
+-- as a list of strings, none in the current document).
+local cjson = require "cjson"
+
+local M = {}
+
+local NULL = cjson.null
+
+local array_mt
+do
+  local ok, json = pcall(require, "scenario.json")
+  array_mt = ok and type(json) == "table" and json.array_mt or { __name = "scenario.json.array" }
+end
+M.array_mt = array_mt
+
+--- Query parameters accepted by every operation although no operation
+-- declares them.
+M.IMPLICIT_QUERY = { projectId = { type = "string" } }
+
+-- Formatting --------------------------------------------------------------
+
+local function fmt_number(v)
+  local i = math.tointeger(v)
+  if i then return string.format("%d", i) end
+  if v ~= v then return "nan" end
+  if v == math.huge then return "inf" end
+  if v == -math.huge then return "-inf" end
+  for prec = 15, 17 do
+    local s = string.format("%." .. prec .. "g", v)
+    if tonumber(s) == v then return s end
+  end
+  return string.format("%.17g", v)
+end
+M.format_number = fmt_number
+
+local ESC = { ['"'] = '\\"', ["\\"] = "\\\\", ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t" }
+
+local function quote(s)
+  if #s > 40 then s = s:sub(1, 37) .. "..." end
+  return '"' .. s:gsub('[%c"\\]', function(c)
+    return ESC[c] or string.format("\\x%02X", c:byte())
+  end) .. '"'
+end
+
+local function is_sequence(t)
+  local n = 0
+  for k in pairs(t) do
+    if math.type(k) ~= "integer" or k < 1 then return false end
+    n = n + 1
+  end
+  return n == #t
+end
+
+-- what a value is, for "(got ...)" after a type error
+local function kind_of(v)
+  if v == NULL then return "null" end
+  local t = type(v)
+  if t == "string" then return quote(v) end
+  if t == "table" then
+    if next(v) == nil then return "empty table" end
+    return is_sequence(v) and "array" or "table"
+  end
+  return t
+end
+
+-- the value itself, for "(got ...)" after a range or enum error
+local function show(v)
+  if type(v) == "number" then return fmt_number(v) end
+  if type(v) == "string" then return quote(v) end
+  return kind_of(v)
+end
+
+local ARTICLE = {
+  string = "a string", number = "a number", integer = "an integer", boolean = "a boolean",
+  array = "an array", object = "an object",
+}
+
+local function join(path, key)
+  if type(key) == "number" then return path .. "[" .. key .. "]" end
+  if path == "" then return key end
+  return path .. "." .. key
+end
+
+local function sorted_string_keys(t)
+  local ks = {}
+  for k in pairs(t) do
+    if type(k) == "string" then ks[#ks + 1] = k end
+  end
+  table.sort(ks)
+  return ks
+end
+
+-- Problems ----------------------------------------------------------------
+
+local function add(ctx, path, msg)
+  ctx.problems[#ctx.problems + 1] = (path == "" and "body" or path) .. ": " .. msg
+end
+
+local function type_problem(ctx, path, node, v)
+  add(ctx, path, ("must be %s%s (got %s)"):format(
+    ARTICLE[node.type] or node.type, node.vary and " for this operation" or "", kind_of(v)))
+end
+
+local function enum_text(enum)
+  local parts = {}
+  for i, e in ipairs(enum) do
+    if i > 12 then
+      parts[#parts + 1] = ("... (%d values)"):format(#enum)
+      break
+    end
+    parts[#parts + 1] = type(e) == "number" and fmt_number(e) or tostring(e)
+  end
+  return table.concat(parts, ", ")
+end
+
+local function check_enum(ctx, path, node, v)
+  if not node.enum then return true end
+  for _, e in ipairs(node.enum) do
+    if e == v then return true end
+  end
+  add(ctx, path, ("must be one of %s (got %s)"):format(enum_text(node.enum), show(v)))
+  return false
+end
+
+local function check_range(ctx, path, node, v)
+  if node.minimum then
+    if node.exclusiveMinimum and v <= node.minimum then
+      add(ctx, path, ("must be > %s (got %s)"):format(fmt_number(node.minimum), fmt_number(v)))
+    elseif v < node.minimum then
+      add(ctx, path, ("must be >= %s (got %s)"):format(fmt_number(node.minimum), fmt_number(v)))
+    end
+  end
+  if node.maximum then
+    if node.exclusiveMaximum and v >= node.maximum then
+      add(ctx, path, ("must be < %s (got %s)"):format(fmt_number(node.maximum), fmt_number(v)))
+    elseif v > node.maximum then
+      add(ctx, path, ("must be <= %s (got %s)"):format(fmt_number(node.maximum), fmt_number(v)))
+    end
+  end
+end
+
+-- Body values -------------------------------------------------------------
+
+local check_value
+
+local function check_string(ctx, path, node, v)
+  if type(v) ~= "string" then return type_problem(ctx, path, node, v) end
+  if not check_enum(ctx, path, node, v) then return end
+  local len = utf8.len(v) or #v
+  if node.minLength and len < node.minLength then
+    add(ctx, path, ("must be at least %d characters long (got %d)"):format(node.minLength, len))
+  end
+  if node.maxLength and len > node.maxLength then
+    add(ctx, path, ("must be at most %d characters long (got %d)"):format(node.maxLength, len))
+  end
+  if node.lua_pattern and not v:find(node.lua_pattern) then
+    add(ctx, path, ("must match %s (got %s)"):format(node.pattern, quote(v)))
+  end
+end
+
+local function check_number(ctx, path, node, v)
+  if type(v) ~= "number" then return type_problem(ctx, path, node, v) end
+  if v ~= v or v == math.huge or v == -math.huge then
+    return add(ctx, path, ("must be a finite number (got %s)"):format(fmt_number(v)))
+  end
+  if node.type == "integer" and not math.tointeger(v) then
+    return add(ctx, path, ("must be an integer (got %s)"):format(fmt_number(v)))
+  end
+  if check_enum(ctx, path, node, v) then check_range(ctx, path, node, v) end
+end
+
+local function check_array(ctx, path, node, v)
+  if type(v) ~= "table" or getmetatable(v) ~= array_mt and not is_sequence(v) then
+    type_problem(ctx, path, node, v)
+    return v
+  end
+  local out = setmetatable({}, array_mt)
+  for i = 1, #v do
+    out[i] = node.items and check_value(node.items, v[i], join(path, i), ctx) or v[i]
+  end
+  if node.minItems and #v < node.minItems then
+    add(ctx, path, ("must have at least %d items (got %d)"):format(node.minItems, #v))
+  end
+  if node.maxItems and #v > node.maxItems then
+    add(ctx, path, ("must have at most %d items (got %d)"):format(node.maxItems, #v))
+  end
+  return out
+end
+
+local function check_object(ctx, path, node, v)
+  if type(v) ~= "table" or getmetatable(v) == array_mt or (next(v) ~= nil and is_sequence(v)) then
+    type_problem(ctx, path, node, v)
+    return v
+  end
+  local props = node.properties
+  local out = {}
+  for _, name in ipairs(node.required or {}) do
+    if v[name] == nil then add(ctx, join(path, name), "required") end
+  end
+  for k in pairs(v) do
+    if type(k) ~= "string" then
+      add(ctx, path, ("field names must be strings (got %s)"):format(show(k)))
+    end
+  end
+  for _, k in ipairs(sorted_string_keys(v)) do
+    local sub = props and props[k]
+    local extra = node.additionalProperties
+    if sub then
+      out[k] = check_value(sub, v[k], join(path, k), ctx)
+    elseif extra == false then
+      add(ctx, join(path, k), "is not an allowed field")
+    elseif type(extra) == "table" then
+      out[k] = check_value(extra, v[k], join(path, k), ctx)
+    else
+      out[k] = v[k]
+      -- an object without declared properties is free-form
+      if props then ctx.unknown[#ctx.unknown + 1] = join(path, k) end
+    end
+  end
+  return out
+end
+
+local function check_one_of(ctx, path, node, v)
+  local first
+  for _, alt in ipairs(node.one_of) do
+    local sub = { problems = {}, unknown = {} }
+    local out = check_value(alt, v, path, sub)
+    if #sub.problems == 0 then
+      for _, u in ipairs(sub.unknown) do ctx.unknown[#ctx.unknown + 1] = u end
+      return out
+    end
+    first = first or sub.problems[1]
+  end
+  add(ctx, path, "matches none of the allowed forms (first: " .. tostring(first) .. ")")
+  return v
+end
+
+-- Checks v against node; returns the value to send (a copy for tables).
+check_value = function(node, v, path, ctx)
+  if v == NULL then
+    if not node.nullable and (node.type or node.one_of) then type_problem(ctx, path, node, v) end
+    return v
+  end
+  if node.one_of then return check_one_of(ctx, path, node, v) end
+  local t = node.type or (node.properties and "object")
+  if t == "string" then
+    check_string(ctx, path, node, v)
+  elseif t == "number" or t == "integer" then
+    check_number(ctx, path, node, v)
+  elseif t == "boolean" then
+    if type(v) ~= "boolean" then type_problem(ctx, path, node, v) end
+  elseif t == "array" then
+    return check_array(ctx, path, node, v)
+  elseif t == "object" then
+    return check_object(ctx, path, node, v)
+  end
+  return v
+end
+
+-- Query values ------------------------------------------------------------
+
+-- a scalar query value as its string, checked against node
+local function query_scalar(ctx, path, node, v)
+  local t = node and node.type or "string"
+  local s
+  if type(v) == "table" or v == NULL or (type(v) ~= "string" and type(v) ~= "number"
+      and type(v) ~= "boolean") then
+    add(ctx, path, ("must be %s (got %s)"):format(ARTICLE[t] or t, kind_of(v)))
+    return nil
+  end
+  if t == "boolean" then
+    if v == true or v == "true" then
+      s = "true"
+    elseif v == false or v == "false" then
+      s = "false"
+    else
+      add(ctx, path, ("must be a boolean (got %s)"):format(kind_of(v)))
+      return nil
+    end
+  elseif t == "integer" or t == "number" then
+    local n = v
+    if type(v) == "string" then n = tonumber(v) end
+    if type(n) ~= "number" or (t == "integer" and not math.tointeger(n))
+        or n ~= n or n == math.huge or n == -math.huge then
+      add(ctx, path, ("must be %s (got %s)"):format(ARTICLE[t], show(v)))
+      return nil
+    end
+    check_range(ctx, path, node, n)
+    s = type(v) == "string" and v or fmt_number(n)
+  else
+    if type(v) == "number" then
+      s = fmt_number(v)
+    else
+      s = tostring(v)
+    end
+  end
+  if node and node.enum then
+    local ok = false
+    for _, e in ipairs(node.enum) do
+      if tostring(e) == s then ok = true end
+    end
+    if not ok then
+      add(ctx, path, ("must be one of %s (got %s)"):format(enum_text(node.enum), show(v)))
+    end
+  end
+  return s
+end
+
+local function query_value(ctx, name, node, v)
+  local is_array = node and node.type == "array"
+  if type(v) == "table" and v ~= NULL and (is_array or not node) then
+    if not is_sequence(v) then
+      add(ctx, name, ("must be an array (got %s)"):format(kind_of(v)))
+      return nil
+    end
+    local items, parts = node and node.items, {}
+    for i, x in ipairs(v) do
+      parts[i] = query_scalar(ctx, join(name, i), items, x) or ""
+    end
+    if node and node.explode ~= false then return parts end
+    return table.concat(parts, ",")
+  end
+  if is_array then
+    -- a string is taken as the list already joined
+    local s = query_scalar(ctx, name, { type = "string" }, v)
+    if s and node.items and node.items.enum then
+      local i = 0
+      for item in (s .. ","):gmatch("([^,]*),") do
+        i = i + 1
+        query_scalar(ctx, join(name, i), node.items, item)
+      end
+    end
+    return s
+  end
+  return query_scalar(ctx, name, node, v)
+end
+
+-- Path --------------------------------------------------------------------
+
+--- Percent-encodes one path segment: RFC 3986 unreserved characters
+-- (A-Z a-z 0-9 - . _ ~) are kept, every other byte becomes %XX.
+function M.encode_path_segment(s)
+  if type(s) == "number" then s = fmt_number(s) end
+  return (tostring(s):gsub("[^A-Za-z0-9%-%._~]", function(c)
+    return string.format("%%%02X", c:byte())
+  end))
+end
+
+local function build_path(ctx, op, fields)
+  local path = op.path
+  for _, name in ipairs(op.path_params or {}) do
+    local v = fields[name]
+    local seg
+    if v == nil or v == "" then
+      add(ctx, name, "required")
+    elseif type(v) == "string" or math.type(v) == "integer"
+        or (type(v) == "number" and math.tointeger(v)) then
+      seg = M.encode_path_segment(v)
+      for _, r in ipairs(op.reserved and op.reserved[name] or {}) do
+        if seg == r then
+          local other = op.path:gsub("{" .. name .. "}", r)
+          add(ctx, name, ("%s cannot be sent: %s reaches another route"):format(show(v), other))
+        end
+      end
+    else
+      add(ctx, name, ("must be a string (got %s)"):format(kind_of(v)))
+    end
+    if seg then
+      local a, b = path:find("{" .. name .. "}", 1, true)
+      path = path:sub(1, a - 1) .. seg .. path:sub(b + 1)
+    end
+  end
+  return path
+end
+
+-- Check -------------------------------------------------------------------
+
+--- Validates and routes `fields` for operation `op`.
+-- opts.strict: unknown fields are problems.
+-- Returns { path, query, body, unknown } or nil, problems.
+function M.check(op, fields, opts)
+  opts = opts or {}
+  if fields == nil then fields = {} end
+  if type(fields) ~= "table" then
+    return nil, { ("fields: must be a table (got %s)"):format(kind_of(fields)) }
+  end
+  local ctx = { problems = {}, unknown = {} }
+  local declared_query = op.query or {}
+  local body_node = op.body
+  local props = body_node and body_node.properties
+  local object_body = body_node ~= nil and not op.body_is_array
+
+  local taken = {}
+  for _, name in ipairs(op.path_params or {}) do taken[name] = true end
+  local function declared(name)
+    return taken[name] or declared_query[name] ~= nil or (props and props[name]) ~= nil
+  end
+  local explicit_query = not declared("query") and type(fields.query) == "table"
+    and fields.query or nil
+  local explicit_body = not declared("body") and type(fields.body) == "table"
+    and fields.body or nil
+
+  local path = build_path(ctx, op, fields)
+
+  -- route the flat fields
+  local query_in, body_in, unknown_query = {}, {}, {}
+  local positional, n_positional = false, 0
+  for k in pairs(fields) do
+    if math.type(k) == "integer" then
+      positional, n_positional = true, n_positional + 1
+    elseif type(k) ~= "string" then
+      add(ctx, "fields", ("field names must be strings (got %s)"):format(show(k)))
+    end
+  end
+  for _, k in ipairs(sorted_string_keys(fields)) do
+    local v = fields[k]
+    -- path parameters and routing sub-tables are taken care of elsewhere
+    local routed = taken[k] or (k == "query" and explicit_query) or (k == "body" and explicit_body)
+    if not routed then
+      if declared_query[k] and props and props[k] then
+        add(ctx, k, "is both a query parameter and a body field: give it in query = {...}"
+          .. " or body = {...}")
+      elseif declared_query[k] or (M.IMPLICIT_QUERY[k] and not (props and props[k])) then
+        query_in[k] = v
+      elseif object_body then
+        body_in[k] = v -- unknown ones are noted while checking the body
+      else
+        query_in[k] = v
+        unknown_query[k] = true
+      end
+    end
+  end
+
+  if explicit_query then
+    for _, k in ipairs(sorted_string_keys(explicit_query)) do
+      if query_in[k] ~= nil then
+        add(ctx, k, "given both as a field and in query = {...}")
+      else
+        query_in[k] = explicit_query[k]
+        if not declared_query[k] and not M.IMPLICIT_QUERY[k] then unknown_query[k] = true end
+      end
+    end
+  end
+
+  local body_value
+  if explicit_body and not body_node then
+    add(ctx, "body", ("%s %s takes no request body"):format(op.method or "", op.path or ""))
+  elseif op.body_is_array then
+    if positional and explicit_body then
+      add(ctx, "body", "give the items either as the array part of the fields or as body = {...}")
+    elseif positional then
+      if n_positional ~= #fields then add(ctx, "fields", "the array part has holes") end
+      body_value = table.move(fields, 1, #fields, 1, {})
+    else
+      body_value = explicit_body
+    end
+  elseif positional then
+    add(ctx, "fields", "positional values are only accepted by operations whose body is an array")
+  end
+  if object_body and explicit_body then
+    for k in pairs(explicit_body) do
+      if type(k) ~= "string" then
+        add(ctx, "body", ("field names must be strings (got %s)"):format(show(k)))
+        break
+      end
+    end
+    for _, k in ipairs(sorted_string_keys(explicit_body)) do
+      if body_in[k] ~= nil then
+        add(ctx, k, "given both as a field and in body = {...}")
+      else
+        body_in[k] = explicit_body[k]
+      end
+    end
+  end
+
+  -- query
+  local query = {}
+  for _, k in ipairs(sorted_string_keys(query_in)) do
+    local node = declared_query[k] or M.IMPLICIT_QUERY[k]
+    query[k] = query_value(ctx, k, node, query_in[k])
+  end
+  for _, k in ipairs(sorted_string_keys(declared_query)) do
+    if declared_query[k].required and query_in[k] == nil then add(ctx, k, "required") end
+  end
+  for _, k in ipairs(sorted_string_keys(unknown_query)) do ctx.unknown[#ctx.unknown + 1] = k end
+
+  -- body
+  local body
+  if op.body_is_array then
+    if body_value == nil and op.body_required then body_value = {} end
+    if body_value ~= nil then body = check_value(body_node, body_value, "", ctx) end
+  elseif object_body and (next(body_in) ~= nil or op.body_required) then
+    body = check_value(body_node, body_in, "", ctx) -- a schema-less body is free-form
+  end
+
+  if opts.strict then
+    for _, u in ipairs(ctx.unknown) do add(ctx, u, "unknown field (strict mode)") end
+  end
+  if #ctx.problems > 0 then return nil, ctx.problems end
+  return { path = path, query = query, body = body, unknown = ctx.unknown }
+end
+
+return M

@@ -1,0 +1,131 @@
+-- The C core on its own: timers, step semantics, request objects.
+local core = require "scenario.core"
+local sim_mod = require "support.sim"
+
+local function wait(req)
+  while not req:done() do core.step(100) end
+  return req:result()
+end
+
+describe("scenario.core", function()
+  local sim
+  setup(function() sim = sim_mod.start() end)
+  teardown(function() sim:stop() end)
+
+  it("fires timers in due order and reports them from step", function()
+    local late, early = core.timer(0.12), core.timer(0.02)
+    local order = {}
+    while #order < 2 do
+      for _, h in ipairs(core.step(500)) do order[#order + 1] = h end
+    end
+    assert.are.equal(early, order[1])
+    assert.are.equal(late, order[2])
+    assert.is_true(late:done())
+  end)
+
+  it("step(0) returns at once while a slow request is in flight", function()
+    local req = core.request { url = sim.url .. "/_files/none.png", timeout = 5,
+      headers = { "X-Sim-Fault: delay_headers=0.5" } }
+    local t0 = core.now()
+    local list = core.step(0)
+    assert.is_true(core.now() - t0 < 0.05)
+    assert.are.equal(0, #list)
+    assert.is_false(req:done())
+    t0 = core.now()
+    core.step(50)
+    local spent = core.now() - t0
+    assert.is_true(spent < 0.2, "step(50) took " .. spent)
+    req:cancel()
+    assert.is_true(req:done())
+  end)
+
+  it("reports a cancelled request as canceled and leaves nothing pending", function()
+    local before = core.pending()
+    local req = core.request { url = sim.url .. "/jobs/x", timeout = 5,
+      headers = { "X-Sim-Fault: delay_headers=1" } }
+    assert.are.equal(before + 1, core.pending())
+    req:cancel()
+    local res, err = req:result()
+    assert.is_nil(res)
+    assert.are.equal("canceled", err.kind)
+    assert.are.equal(before, core.pending())
+    local reported = false
+    for _, h in ipairs(core.step(0)) do reported = reported or h == req end
+    assert.is_true(reported)
+  end)
+
+  it("returns status, lower-cased headers and body", function()
+    local res = assert(wait(core.request { url = sim.url .. "/jobs/nope", timeout = 5 }))
+    assert.are.equal(401, res.status)
+    assert.matches("application/json", res.headers["content-type"])
+    assert.is_string(res.headers["x-request-id"])
+    assert.matches("message", res.body)
+    assert.are.equal(1, res.attempts)
+  end)
+
+  it("never shows a query string in tostring", function()
+    local req = core.request { url = sim.url .. "/_files/a.png?X-Signature=supersecret", timeout = 5 }
+    local s = tostring(req)
+    assert.matches("GET 127.0.0.1:%d+/_files/a.png", s)
+    assert.is_nil(s:find("supersecret", 1, true))
+    wait(req)
+    assert.matches("scenario.core.timer", tostring(core.timer(0)))
+    core.step(0)
+  end)
+
+  it("an error raised by on_data aborts the transfer and comes back with it", function()
+    local calls = 0
+    local req = core.request { url = sim.url .. "/_sim/stats", timeout = 5,
+      on_data = function() calls = calls + 1; error({ mine = true }) end }
+    local res, err = wait(req)
+    assert.is_nil(res)
+    assert.are.equal("callback", err.kind)
+    assert.is_true(err.value.mine)
+    assert.are.equal(1, calls)
+    assert.are.equal(1, err.attempts)
+  end)
+
+  it("streams a 2xx body to on_data instead of buffering it", function()
+    local chunks = {}
+    local res = assert(wait(core.request { url = sim.url .. "/_sim/stats", timeout = 5,
+      on_data = function(c) chunks[#chunks + 1] = c end }))
+    assert.are.equal(200, res.status)
+    assert.are.equal("", res.body)
+    assert.matches('"total"', table.concat(chunks))
+  end)
+
+  it("closes a running request with <close>", function()
+    local before = core.pending()
+    do
+      local req <close> = core.request { url = sim.url .. "/jobs/x", timeout = 5,
+        headers = { "X-Sim-Fault: delay_headers=1" } }
+      assert.is_false(req:done())
+    end
+    assert.are.equal(before, core.pending())
+    core.step(0)
+  end)
+
+  describe("retry policy numbers", function()
+    it("backs off min(0.5 * 2^n, 8) times the jitter", function()
+      assert.are.equal(0.5, core.backoff(0, 1))
+      assert.are.equal(1.0, core.backoff(1, 1))
+      assert.are.equal(4.0, core.backoff(3, 1))
+      assert.are.equal(8.0, core.backoff(10, 1))
+      assert.are.equal(0.375, core.backoff(0, 0.75))
+      assert.are.equal(0.375, core.backoff(0, 0.1)) -- jitter clamped to [0.75, 1]
+    end)
+
+    it("parses Retry-After as seconds or an HTTP date, up to 60 s", function()
+      assert.are.equal(1, core.retry_after("1"))
+      assert.are.equal(60, core.retry_after(" 60 "))
+      assert.is_nil(core.retry_after("61"))
+      assert.is_nil(core.retry_after("0"))
+      assert.is_nil(core.retry_after("soon"))
+      assert.is_nil(core.retry_after(""))
+      local date = os.date("!%a, %d %b %Y %H:%M:%S GMT", os.time() + 10)
+      local secs = core.retry_after(date)
+      assert.is_true(secs > 8 and secs <= 11, tostring(secs))
+      assert.is_nil(core.retry_after(os.date("!%a, %d %b %Y %H:%M:%S GMT", os.time() + 3600)))
+    end)
+  end)
+end)

@@ -1,0 +1,24 @@
+-- The demo writes PNG files that a real decoder (netpbm's pngtopnm, on libpng) opens.
+describe("make demo", function()
+  it("writes decodable PNG images", function()
+    local dir = os.tmpname()
+    os.remove(dir)
+    local p = io.popen("lua5.4 examples/run_demo.lua 'a test prompt' " .. dir .. " 2>&1")
+    local out = p:read("a")
+    local ok = p:close()
+    assert.is_true(ok, out)
+    local files = {}
+    for path in out:gmatch("wrote (%S+)") do files[#files + 1] = path end
+    assert.are.equal(2, #files, out)
+    for _, path in ipairs(files) do
+      assert.matches("%.png$", path)
+      local d = io.popen("pngtopnm " .. path .. " 2>&1 | head -c 15")
+      local header = d:read("a")
+      d:close()
+      local w, h = header:match("^P6%s+(%d+)%s+(%d+)")
+      assert.is_truthy(w, "pngtopnm could not decode " .. path .. ": " .. header)
+      assert.is_true(tonumber(w) > 0 and tonumber(h) > 0)
+    end
+    os.execute("rm -rf " .. dir)
+  end)
+end)
