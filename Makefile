@@ -27,10 +27,11 @@ ALL_CFLAGS = -std=c11 -D_DEFAULT_SOURCE -fPIC -Wall -Wextra -Werror $(SANFLAGS) 
              $(PKG_CFLAGS) $(CFLAGS)
 
 CORE_SRC = csrc/buf.c csrc/heap.c csrc/retry.c csrc/loop.c csrc/request.c \
-           csrc/timer.c csrc/core.c
+           csrc/timer.c csrc/fs.c csrc/core.c
 LIB_SRC  = $(CORE_SRC) csrc/embed.c
 CORE_OBJ = $(CORE_SRC:csrc/%.c=$(BUILD)/obj/%.o)
-LIB_OBJ  = $(LIB_SRC:csrc/%.c=$(BUILD)/obj/%.o)
+LIB_OBJ  = $(LIB_SRC:csrc/%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/bundle.o
+LUA_SRC  = $(sort $(wildcard lua/scenario/*.lua))
 HEADERS  = $(wildcard csrc/*.h)
 
 MODULE   = $(BUILD)/lua/scenario/core.so
@@ -39,13 +40,28 @@ STATIC   = $(BUILD)/libscenario.a
 DEB_PKGS = lua5.4 liblua5.4-dev libcurl4-openssl-dev lua-cjson lua-busted \
            luarocks lua-check pkg-config gcc make openssl netpbm
 
-.PHONY: all deps test test-asan demo simulator install clean lint generate
+.PHONY: all deps test test-asan demo simulator install clean lint generate docs
 
-all: $(MODULE) $(STATIC)
+HOST     = $(BUILD)/embed-host
+
+all: $(MODULE) $(STATIC) $(HOST)
+
+# the example C host (examples/embed/host.c), linked to libscenario.a
+$(HOST): examples/embed/host.c $(STATIC) csrc/scenario.h
+	$(CC) $(ALL_CFLAGS) -Icsrc -o $@ $< $(STATIC) \
+	  $$(pkg-config --libs lua5.4) $(CURL_LIBS) -lm
 
 $(BUILD)/obj/%.o: csrc/%.c $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+# every scenario.* module as bytecode, for scenario_openlibs()
+$(BUILD)/bundle.c: csrc/bundle.lua $(LUA_SRC)
+	@mkdir -p $(dir $@)
+	$(LUA) csrc/bundle.lua $@ $(LUA_SRC)
+
+$(BUILD)/obj/bundle.o: $(BUILD)/bundle.c
+	$(CC) $(ALL_CFLAGS) -Wno-overlength-strings -c $< -o $@
 
 # modules are not linked to liblua: the interpreter provides its symbols
 $(MODULE): $(CORE_OBJ)
@@ -104,6 +120,11 @@ demo: deps
 generate:
 	$(LUA) api/generate.lua api/openapi.json lua/scenario/operations.lua api/MAPPING.md
 
+# docs/reference.md: every resource method with the document's descriptions,
+# parameters and enums (generated and committed)
+docs:
+	$(LUA) api/docs.lua api/openapi.json lua/scenario/operations.lua docs/reference.md
+
 simulator:
 	python3 spec/simulator/scenario_sim.py --port $(PORT)
 
@@ -112,7 +133,6 @@ install: all
 	           $(DESTDIR)$(PREFIX)/share/lua/$(LUA_VER)/scenario \
 	           $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib
 	install -m 755 $(MODULE) $(DESTDIR)$(PREFIX)/lib/lua/$(LUA_VER)/scenario/core.so
-	install -m 644 lua/scenario.lua $(DESTDIR)$(PREFIX)/share/lua/$(LUA_VER)/scenario.lua
 	install -m 644 lua/scenario/*.lua $(DESTDIR)$(PREFIX)/share/lua/$(LUA_VER)/scenario/
 	install -m 644 csrc/scenario.h $(DESTDIR)$(PREFIX)/include/scenario.h
 	install -m 644 $(STATIC) $(DESTDIR)$(PREFIX)/lib/libscenario.a

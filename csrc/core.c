@@ -4,6 +4,7 @@
      core.step(max_ms)   advance everything; returns the list of finished objects
      core.pending()      transfers in flight plus timers scheduled
      core.now()          monotonic clock, seconds
+     core.mkdir(path)    mkdir -p, without a process
      core.curl_version   libcurl's version string
      core.retry_after(value) / core.backoff(n, jitter)   the retry policy's numbers */
 #include <time.h>
@@ -44,7 +45,8 @@ static int l_backoff(lua_State *L) {
 int luaopen_scenario_core(lua_State *L) {
   static const luaL_Reg funcs[] = {
     {"step", l_step}, {"pending", l_pending}, {"now", l_now},
-    {"retry_after", l_retry_after}, {"backoff", l_backoff}, {NULL, NULL}};
+    {"retry_after", l_retry_after}, {"backoff", l_backoff}, {"mkdir", sc_mkdir_p},
+    {NULL, NULL}};
   sc_loop_open(L);
   luaL_newlib(L, funcs);
   sc_request_open(L);

@@ -153,10 +153,13 @@ int sc_loop_step(lua_State *L, sc_loop *loop, double max_seconds) {
       sleep_for(wait);
   }
   loop->L = outer;
-  /* hand the queue over and start a fresh one */
+  /* hand the queue over and start a fresh one; an empty queue is handed over
+     as it is, so that an idle step allocates nothing */
   lua_getfield(L, LUA_REGISTRYINDEX, SC_DONE_KEY);
-  lua_newtable(L);
-  lua_setfield(L, LUA_REGISTRYINDEX, SC_DONE_KEY);
+  if (lua_rawlen(L, -1) > 0) {
+    lua_newtable(L);
+    lua_setfield(L, LUA_REGISTRYINDEX, SC_DONE_KEY);
+  }
   return 1;
 }
 

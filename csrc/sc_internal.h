@@ -90,6 +90,9 @@ void sc_request_on_done(sc_loop *loop, CURL *easy, CURLcode code);
 void sc_request_on_timer(sc_loop *loop, sc_timer *t);
 int sc_request_open(lua_State *L);
 
+/* ---- files (fs.c) ---- */
+int sc_mkdir_p(lua_State *L);
+
 /* ---- user timers (timer.c) ---- */
 void sc_utimer_on_timer(sc_loop *loop, sc_timer *t);
 int sc_timer_open(lua_State *L);

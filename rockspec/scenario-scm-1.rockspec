@@ -37,6 +37,7 @@ build = {
     ["scenario.json"] = "lua/scenario/json.lua",
     ["scenario.log"] = "lua/scenario/log.lua",
     ["scenario.loop"] = "lua/scenario/loop.lua",
+    ["scenario.pager"] = "lua/scenario/pager.lua",
     ["scenario.operations"] = "lua/scenario/operations.lua",
     ["scenario.resources"] = "lua/scenario/resources.lua",
     ["scenario.util"] = "lua/scenario/util.lua",
@@ -44,7 +45,7 @@ build = {
     ["scenario.core"] = {
       sources = {
         "csrc/buf.c", "csrc/heap.c", "csrc/retry.c", "csrc/loop.c",
-        "csrc/request.c", "csrc/timer.c", "csrc/core.c",
+        "csrc/request.c", "csrc/timer.c", "csrc/fs.c", "csrc/core.c",
       },
       defines = { "_DEFAULT_SOURCE" },
       libraries = { "curl" },

@@ -12,7 +12,7 @@ describe("make demo", function()
     assert.are.equal(2, #files, out)
     for _, path in ipairs(files) do
       assert.matches("%.png$", path)
-      local d = io.popen("pngtopnm " .. path .. " 2>&1 | head -c 15")
+      local d = io.popen(require("support.native") .. "pngtopnm " .. path .. " 2>&1 | head -c 15")
       local header = d:read("a")
       d:close()
       local w, h = header:match("^P6%s+(%d+)%s+(%d+)")

@@ -24,7 +24,7 @@ describe("rockspec", function()
     local tree = os.tmpname()
     os.remove(tree)
     local log = tree .. ".log"
-    local ok = os.execute("luarocks --lua-version 5.4 --tree " .. tree ..
+    local ok = os.execute(require("support.native") .. "luarocks --lua-version 5.4 --tree " .. tree ..
       " make --deps-mode=none rockspec/scenario-scm-1.rockspec > " .. log .. " 2>&1")
     assert.is_true(ok == true, read(log))
     local cmd = "cd / && LUA_PATH='" .. tree .. "/share/lua/5.4/?.lua;" .. tree ..

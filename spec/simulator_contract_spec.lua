@@ -6,7 +6,7 @@ local prism_mod = require "support.prism"
 
 describe("simulator contract", function()
   it("passes the sweep of every implemented operation through prism proxy --errors", function()
-    local p = io.popen("bash spec/contract/check_simulator.sh 2>&1")
+    local p = io.popen(require("support.native") .. "bash spec/contract/check_simulator.sh 2>&1")
     local out = p:read("a")
     local ok = p:close()
     assert.is_true(ok, out)

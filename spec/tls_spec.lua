@@ -2,7 +2,7 @@
 local scenario = require "scenario"
 
 local function sh(cmd)
-  local ok = os.execute(cmd)
+  local ok = os.execute(require("support.native") .. cmd)
   assert(ok, "command failed: " .. cmd)
 end
 
@@ -15,8 +15,8 @@ describe("TLS", function()
     sh("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 " ..
       "-addext subjectAltName=IP:127.0.0.1 -keyout " .. dir .. "/key.pem -out " ..
       dir .. "/cert.pem 2>/dev/null")
-    pipe = io.popen("exec python3 spec/support/https_server.py " .. dir .. "/cert.pem " ..
-      dir .. "/key.pem")
+    pipe = io.popen("exec " .. require("support.native") .. "python3 spec/support/https_server.py " ..
+      dir .. "/cert.pem " .. dir .. "/key.pem")
     local port
     port, pid = pipe:read("l"):match("^LISTENING (%d+) (%d+)")
     url = "https://127.0.0.1:" .. port

@@ -326,6 +326,8 @@ function Client:request(method, path, opts)
         request_id = res.request_id, retryable = not ctx.unsafe, attempts = res.attempts,
       }
     end
+    -- a 2xx answer of JSON null (deletions) gives an empty result table
+    if decoded == json.null then decoded = {} end
     return decoded, res
   end
   if opts.dry_run and status == 402 and type(decoded) == "table" and decoded.estimatedCost then

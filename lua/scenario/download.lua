@@ -29,14 +29,10 @@ function M.file_name(asset)
   return id:sub(1, 200) .. "." .. (M.EXTENSIONS[mime] or "bin")
 end
 
-local function shell_quote(s)
-  return "'" .. s:gsub("'", "'\\''") .. "'"
-end
-
 local function ensure_dir(dir)
-  local ok = os.execute("mkdir -p -- " .. shell_quote(dir))
+  local ok, err = core.mkdir(dir)
   if not ok then
-    return nil, errors.new { kind = "io", message = "cannot create directory " .. dir }
+    return nil, errors.new { kind = "io", message = "cannot create directory " .. err }
   end
   return true
 end

@@ -11,7 +11,13 @@ local WAIT = {}                                    -- sentinel yielded while wai
 local waiting = {}                                 -- handle -> coroutine
 local spawned = setmetatable({}, { __mode = "k" }) -- coroutine -> true
 local ready = {}                                   -- coroutines that yielded on their own
-local alive = 0
+-- finished handles not yet dispatched: a queue of backlog[head..tail]
+local backlog, head, tail = {}, 1, 0
+
+-- A step dispatches finished work for at most this long (or max_ms when that
+-- is longer); what is left waits for the next step, so that a frame loop
+-- calling step(0) is never held up by many transfers finishing at once.
+M.BUDGET = 0.001
 
 --- Called with (err, traceback) when a spawned coroutine raises.
 function M.on_error(err, traceback)
@@ -23,14 +29,12 @@ local function resume(co, ...)
   local ok, res = coroutine.resume(co, ...)
   if not ok then
     spawned[co] = nil
-    alive = alive - 1
     local handler_ok, herr = pcall(M.on_error, res, debug.traceback(co))
     if not handler_ok then
       io.stderr:write("scenario: on_error raised: ", tostring(herr), "\n")
     end
   elseif coroutine.status(co) == "dead" then
     spawned[co] = nil
-    alive = alive - 1
   elseif res ~= WAIT then
     ready[#ready + 1] = co                         -- a plain yield: run again next step
   end
@@ -40,7 +44,6 @@ end
 function M.spawn(fn, ...)
   local co = coroutine.create(fn)
   spawned[co] = true
-  alive = alive + 1
   resume(co, ...)
   return co
 end
@@ -55,27 +58,36 @@ end
 -- (0 never waits). Returns the number of things still in progress.
 function M.step(max_ms)
   local wait = max_ms or 0
-  if #ready > 0 then wait = 0 end
+  if #ready > 0 or head <= tail then wait = 0 end
   local finished = core.step(wait)
   for i = 1, #finished do
-    local h = finished[i]
+    tail = tail + 1
+    backlog[tail] = finished[i]
+  end
+  local stop = core.now() + math.max(M.BUDGET, wait / 1000)
+  while head <= tail do
+    local h = backlog[head]
+    backlog[head] = nil
+    head = head + 1
     local co = waiting[h]
     if co then
       waiting[h] = nil
       resume(co)
     end
+    if core.now() >= stop then break end
   end
-  if #ready > 0 then
+  if head > tail then head, tail = 1, 0 end
+  if #ready > 0 and core.now() < stop then
     local batch = ready
     ready = {}
     for i = 1, #batch do resume(batch[i]) end
   end
-  return core.pending() + #ready
+  return core.pending() + #ready + (tail - head + 1)
 end
 
 --- Steps until no transfer, timer or spawned coroutine is left.
 function M.run()
-  while M.step(1000) > 0 or alive > 0 and next(waiting) do end
+  while M.step(1000) > 0 do end
 end
 
 --- Waits until a core handle (request or timer) is done: yields inside a

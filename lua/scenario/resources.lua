@@ -9,6 +9,7 @@ local operations = require "scenario.operations"
 local validate = require "scenario.validate"
 local errors = require "scenario.errors"
 local job = require "scenario.job"
+local pager = require "scenario.pager"
 
 local M = {}
 
@@ -66,7 +67,7 @@ function M.call(client, op, fields, options)
     headers = options.headers, dry_run = options.dry_run,
   })
   if not body then return nil, res end
-  if not options.dry_run and type(body.job) == "table"
+  if not options.dry_run and type(body) == "table" and type(body.job) == "table"
     and (op.resource == "generate" or RETURNS_JOB[op.id]) then
     local j = job.new(client, body.job)
     j.cost = body.creativeUnitsCost
@@ -114,6 +115,17 @@ end
 for _, op in pairs(operations) do
   local c = class_for(op.resource)
   c[op.method_name] = method_for(op)
+end
+
+-- list methods that page get iterators: list -> each / pages,
+-- list_public -> each_public / pages_public
+for _, op in pairs(operations) do
+  if op.paginated then
+    local c = class_for(op.resource)
+    local suffix = op.method_name:match("^list(.*)$") or ("_" .. op.method_name)
+    c["pages" .. suffix], c["each" .. suffix] =
+      pager.methods(c[op.method_name], #op.path_params)
+  end
 end
 
 --- The class of a resource path ("assets", "models.presets"), so that

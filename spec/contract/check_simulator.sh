@@ -194,6 +194,194 @@ curl -s -o /dev/null -X PUT --data-binary 'short' "$(jget 'd["upload"]["parts"][
 req "PostUploadsAction failed" 200 POST "/uploads/$UPLOAD2/action" '{"action":"complete"}'
 [ "$(jget 'd["upload"]["status"]')" = failed ] || { FAILS=$((FAILS + 1)); echo "FAIL upload2 should be failed"; }
 
+# direct: CHECK NAME CONDITION-EXIT-STATUS (checks made straight on the simulator)
+direct() {
+    local name=$1; shift
+    CHECKS=$((CHECKS + 1))
+    if "$@"; then echo "ok   $name (direct)"; else FAILS=$((FAILS + 1)); echo "FAIL $name (direct)"; fi
+}
+# sim METHOD PATH [JSON-BODY]: straight to the simulator (control endpoints)
+sim() {
+    curl -s -X "$1" ${3:+-H 'Content-Type: application/json' --data-binary "$3"} "$SIMURL$2"
+}
+
+# --- every other generate operation: a dry run (269) and a job (200), then
+# every job polled to success and one output of each image operation fetched
+GEN_JOBS=
+gen() {
+    local name=$1 body=$2
+    req "generate/$name dryRun" 269 POST "/generate/$name?dryRun=true" "$body"
+    req "generate/$name" 200 POST "/generate/$name" "$body" && GEN_JOBS="$GEN_JOBS $(jget 'd["job"]["jobId"]')"
+}
+IMG=$ASSET1
+gen caption "{\"images\":[\"$IMG\"]}"
+gen controlnet "{\"modality\":\"canny\",\"modelId\":\"flux.1-dev\",\"prompt\":\"a fox\",\"image\":\"$IMG\",\"numSamples\":2,\"seed\":\"3\"}"
+gen controlnet-img2img "{\"modality\":\"depth\",\"modelId\":\"flux.1-dev\",\"prompt\":\"a fox\",\"image\":\"$IMG\"}"
+gen controlnet-inpaint "{\"modality\":\"canny\",\"modelId\":\"flux.1-dev\",\"prompt\":\"a fox\",\"image\":\"$IMG\"}"
+gen controlnet-inpaint-ip-adapter "{\"modelId\":\"flux.1-dev\",\"prompt\":\"a fox\",\"image\":\"$IMG\"}"
+gen controlnet-ip-adapter "{\"modality\":\"pose\",\"modelId\":\"flux.1-dev\",\"prompt\":\"a fox\",\"image\":\"$IMG\"}"
+gen controlnet-texture "{\"modality\":\"normal-map\",\"modelId\":\"flux.1-dev\",\"prompt\":\"a fox\",\"image\":\"$IMG\"}"
+gen describe-style "{\"images\":[\"$IMG\"]}"
+gen detect "{\"image\":\"$IMG\",\"modality\":\"canny\"}"
+gen embed '{"text":"a red fox"}'
+gen generative-fill "{\"image\":\"$IMG\",\"prompt\":\"sky\",\"seed\":5}"
+gen img2img "{\"modelId\":\"flux.1-dev\",\"prompt\":\"a fox\",\"image\":\"$IMG\"}"
+gen img2img-ip-adapter "{\"modelId\":\"flux.1-dev\",\"prompt\":\"a fox\",\"image\":\"$IMG\"}"
+gen img2img-texture "{\"modelId\":\"flux.1-dev\",\"prompt\":\"a fox\",\"image\":\"$IMG\"}"
+gen inpaint "{\"modelId\":\"flux.1-dev\",\"prompt\":\"a fox\",\"image\":\"$IMG\"}"
+gen inpaint-ip-adapter "{\"modelId\":\"flux.1-dev\",\"prompt\":\"a fox\",\"image\":\"$IMG\"}"
+gen patch "{\"image\":\"$IMG\"}"
+gen pixelate "{\"image\":\"$IMG\",\"pixelGridSize\":32,\"removeNoise\":true}"
+gen prompt '{"mode":"structured","prompt":"a fox"}'
+gen prompt-editing "{\"image\":\"$IMG\",\"prompt\":\"make it night\",\"numSamples\":2}"
+gen reframe "{\"image\":\"$IMG\",\"targetWidth\":1024,\"targetHeight\":512}"
+gen remove-background "{\"image\":\"$IMG\"}"
+gen restyle "{\"image\":\"$IMG\",\"styleImages\":[\"$ASSET5\"]}"
+gen segment "{\"image\":\"$IMG\"}"
+gen skybox-base-360 '{"prompt":"a desert at dawn","numOutputs":2}'
+gen skybox-upscale-360 "{\"image\":\"$IMG\"}"
+gen texture "{\"texture\":\"$IMG\"}"
+gen translate '{"prompt":"un renard roux"}'
+gen txt2img-ip-adapter '{"modelId":"flux.1-dev","prompt":"a fox"}'
+gen txt2img-texture '{"modelId":"flux.1-dev","prompt":"a fox"}'
+gen upscale "{\"image\":\"$IMG\"}"
+gen vectorize "{\"image\":\"$IMG\"}"
+req "PostGenerateCustom (model with inputs[])" 200 POST "/generate/custom/model_sim-custom" \
+    '{"prompt":"a fox","numSamples":2,"aspectRatio":"16:9","style":"photo","referenceImages":["x"]}'
+GEN_JOBS="$GEN_JOBS $(jget 'd["job"]["jobId"]')"
+GEN_ASSET=
+for j in $GEN_JOBS; do
+    seen=
+    poll_job "$j" success || continue
+    a=$(jget '(d["job"]["metadata"]["assetIds"] or [""])[0]')
+    [ -n "$a" ] && GEN_ASSET="$GEN_ASSET $a"
+done
+echo "ok   $(echo $GEN_JOBS | wc -w) generate jobs reached success"
+for a in $GEN_ASSET; do req "GetAssetsByAssetId (generated)" 200 GET "/assets/$a" >/dev/null || true; done
+echo "ok   $(echo $GEN_ASSET | wc -w) generated assets fetched"
+
+# --- pagination over three pages (records seeded straight on the simulator)
+sim POST /_sim/seed '{"assets":5,"models":3,"collections":3,"workflows":3,"jobs":3}' >"$TMP/seed.json"
+direct "seed" grep -q '"asset_seed000005"' "$TMP/seed.json"
+# pages LABEL PATH-WITH-QUERY: walks three pages with pageSize in PATH
+pages() {
+    local label=$1 path=$2 tok= n
+    for n in 1 2 3; do
+        req "$label page $n" 200 GET "$path${tok:+&paginationToken=$tok}" || return 1
+        tok=$(jget 'd.get("nextPaginationToken", "")')
+        [ -n "$tok" ] || { [ $n = 3 ] || { FAILS=$((FAILS + 1)); echo "FAIL $label: no page $((n + 1))"; }; return; }
+    done
+}
+pages GetAssets "/assets?pageSize=2"
+pages GetJobs "/jobs?pageSize=1"
+pages GetModels "/models?pageSize=2"
+pages GetCollections "/collections?pageSize=1"
+pages GetWorkflows "/workflows?pageSize=1"
+req "GetJobs by type" 200 GET "/jobs?type=inference&status=success,failure"
+
+# --- models
+req "GetModelsByModelId" 200 GET "/models/flux.1-dev"
+req "GetModelsByModelId (inputs)" 200 GET "/models/model_sim-custom"
+direct "model inputs[]" [ "$(jget 'len(d["model"]["inputs"])')" -gt 3 ]
+req "GetModels" 200 GET "/models"
+req "GetModels by type" 200 GET "/models?type=custom"
+req "PostModelsGetBulk" 200 POST "/models/get-bulk" '{"modelIds":["flux.1-dev","model_sim-custom","model_missing"]}'
+direct "models get-bulk" [ "$(jget 'len(d["models"])')" = 2 ]
+
+# --- collections
+req "PostCollection" 200 POST "/collections" '{"name":"check"}'
+COL=$(jget 'd["collection"]["id"]')
+req "GetCollectionsByCollectionId" 200 GET "/collections/$COL"
+req "PutCollectionsByCollectionId" 200 PUT "/collections/$COL" "{\"name\":\"renamed\",\"thumbnail\":\"$ASSET1\"}"
+req "PutAssetsByCollectionId" 200 PUT "/collections/$COL/assets" "{\"assetIds\":[\"$ASSET1\",\"$ASSET5\"]}"
+direct "collection assetCount" [ "$(jget 'd["collection"]["assetCount"]')" = 2 ]
+req "GetAssets by collection" 200 GET "/assets?collectionId=$COL"
+direct "assets of the collection" [ "$(jget 'len(d["assets"])')" = 2 ]
+req "DeleteAssetsByCollectionId" 200 DELETE "/collections/$COL/assets" "{\"assetIds\":[\"$ASSET5\"]}"
+req "PutModelsByCollectionId" 200 PUT "/collections/$COL/models" '{"modelIds":["model_sim-custom"]}'
+req "DeleteModelsByCollectionId" 200 DELETE "/collections/$COL/models" '{"modelIds":["model_sim-custom"]}'
+req "GetCollections" 200 GET "/collections"
+req "DeleteCollectionsByCollectionId" 200 DELETE "/collections/$COL"
+
+# --- workflows: create, define (with a user-approval node), run, approve
+req "PostWorkflows" 200 POST "/workflows" '{"name":"check","description":"contract check"}'
+WF=$(jget 'd["workflow"]["id"]')
+WF_BODY='{"name":"check","description":"contract check","status":"ready","tagSet":["check"],
+ "inputs":[{"name":"prompt","type":"string","required":{"always":true}},
+           {"name":"steps","type":"number","min":1,"max":50}],
+ "flow":[{"id":"gen","type":"custom-model","modelId":"model_sim-custom","status":"pending",
+          "inputs":[{"name":"prompt","type":"string","ref":{"name":"prompt"}}]},
+         {"id":"approve","type":"user-approval","dependsOn":["gen"],"status":"pending"},
+         {"id":"cutout","type":"remove-background","dependsOn":["approve"],"status":"pending",
+          "inputs":[{"name":"image","type":"file","ref":{"node":"gen","name":"image"}}]}]}'
+req "PutWorkflowsByWorkflowId" 200 PUT "/workflows/$WF" "$WF_BODY"
+req "GetWorkflowsByWorkflowId" 200 GET "/workflows/$WF"
+req "GetWorkflows ready" 200 GET "/workflows?status=ready"
+direct "workflow dry run answers 269" [ "$(curl -s -o /dev/null -w '%{http_code}' -X PUT -H "$AUTH" \
+    -H 'Content-Type: application/json' --data-binary '{"prompt":"a fox"}' "$SIMURL/v1/workflows/$WF/run?dryRun=true")" = 269 ]
+req "PutWorkflowRunByWorkflowId" 200 PUT "/workflows/$WF/run" '{"prompt":"a fox","steps":20}'
+WJOB=$(jget 'd["job"]["jobId"]')
+seen=
+for _ in $(seq 1 60); do
+    req "GetJobId (workflow)" 200 GET "/jobs/$WJOB" >/dev/null || break
+    st=$(jget '[n["status"] for n in d["job"]["metadata"]["flow"] if n["id"] == "approve"][0]')
+    seen="$seen $st"
+    [ "$st" = processing ] && break
+    sleep 0.05
+done
+direct "workflow parked on its approval node" [ "$st" = processing ]
+req "PutWorkflowUserApprovalByWorkflowId" 200 PUT "/workflows/$WF/user-approval" \
+    "{\"workflowJobId\":\"$WJOB\",\"nodeId\":\"approve\"}"
+seen=
+poll_job "$WJOB" success && echo "ok   workflow job $WJOB statuses seen:$(echo "$seen" | tr ' ' '\n' | uniq | tr '\n' ' ')"
+direct "workflow outputs" [ "$(jget 'len(d["job"]["metadata"]["assetIds"])')" = 1 ]
+req "PutWorkflowRunByWorkflowId job_fail" 200 PUT "/workflows/$WF/run" '{"prompt":"boom"}' 'X-Sim-Fault: job_fail'
+WJOB2=$(jget 'd["job"]["jobId"]')
+seen=
+poll_job "$WJOB2" failure
+req "GetJobs of the workflow" 200 GET "/jobs?workflowId=$WF&type=workflow"
+req "DeleteWorkflowsByWorkflowId" 200 DELETE "/workflows/$WF"
+
+# --- uploads: expired part URLs refreshed by GET /uploads/{id}; failed validation
+sim POST /_sim/config '{"min_part_size":4}' >/dev/null
+req "PostUploads (2 parts)" 200 POST "/uploads" '{"fileName":"two.txt","contentType":"text/plain","kind":"asset","parts":2,"fileSize":9}'
+UPLOAD3=$(jget 'd["upload"]["id"]')
+P1=$(jget 'd["upload"]["parts"][0]["url"]')
+P2=$(jget 'd["upload"]["parts"][1]["url"]')
+direct "part with Authorization refused" [ "$(curl -s -o /dev/null -w '%{http_code}' -X PUT -H "$AUTH" --data-binary 'hello' "$P1")" = 400 ]
+direct "part 1 stored" [ "$(curl -s -o /dev/null -w '%{http_code}' -X PUT --data-binary 'hello' "$P1")" = 200 ]
+direct "expired part URL" [ "$(curl -s -o /dev/null -w '%{http_code}' -X PUT -H 'X-Sim-Fault: expired' --data-binary 'four' "$P2")" = 403 ]
+direct "old part URL stays expired" [ "$(curl -s -o /dev/null -w '%{http_code}' -X PUT --data-binary 'four' "$P2")" = 403 ]
+req "GetUploads (fresh part URLs)" 200 GET "/uploads/$UPLOAD3"
+P2=$(jget 'd["upload"]["parts"][1]["url"]')
+direct "fresh part URL" [ "$(curl -s -o /dev/null -w '%{http_code}' -X PUT --data-binary 'four' "$P2")" = 200 ]
+req "PostUploadsAction complete (2 parts)" 200 POST "/uploads/$UPLOAD3/action" '{"action":"complete"}'
+for _ in $(seq 1 60); do
+    req "GetUploads" 200 GET "/uploads/$UPLOAD3" >/dev/null || break
+    st=$(jget 'd["upload"]["status"]'); [ "$st" = imported ] && break
+    sleep 0.05
+done
+direct "upload of 2 parts imported" [ "$st" = imported ]
+ASSET6=$(jget 'd["upload"]["entityId"]')
+req "GetAssetsByAssetId (2 parts)" 200 GET "/assets/$ASSET6"
+direct "assembled file" [ "$(curl -s "$(jget 'd["asset"]["url"]')")" = hellofour ]
+req "PostUploads (upload_fail)" 200 POST "/uploads" '{"fileName":"bad.png","contentType":"image/png","kind":"image","parts":1,"fileSize":3}' 'X-Sim-Fault: upload_fail=corrupt image'
+UPLOAD4=$(jget 'd["upload"]["id"]')
+curl -s -o /dev/null -X PUT --data-binary 'abc' "$(jget 'd["upload"]["parts"][0]["url"]')"
+req "PostUploadsAction complete (upload_fail)" 200 POST "/uploads/$UPLOAD4/action" '{"action":"complete"}'
+for _ in $(seq 1 60); do
+    req "GetUploads" 200 GET "/uploads/$UPLOAD4" >/dev/null || break
+    st=$(jget 'd["upload"]["status"]'); [ "$st" = failed ] && break
+    sleep 0.05
+done
+direct "upload_fail ends in failed with errorMessage" [ "$st:$(jget 'd["upload"].get("errorMessage")')" = "failed:corrupt image" ]
+
+# --- downloads: redirects (not part of the spec: checked straight on the simulator)
+FILE_URL=$SIMURL/_files/$ASSET1.png
+direct "redirect to /_cdn" [ "$(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' -H 'X-Sim-Fault: redirect' "$FILE_URL")" = "302 $SIMURL/_cdn/$ASSET1.png" ]
+direct "redirect_other_host followed" [ "$(curl -sL -o "$TMP/r.png" -w '%{http_code}' -H 'X-Sim-Fault: redirect_other_host' "$FILE_URL")" = 200 ]
+direct "same bytes after the redirect" cmp -s "$TMP/r.png" <(curl -s "$FILE_URL")
+
 # --- anything Prism flagged in its log for these (all success-path) requests
 if grep -E "Violation|✖" "$TMP/prism.log" >"$TMP/violations.txt"; then
     FAILS=$((FAILS + 1))

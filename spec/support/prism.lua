@@ -9,17 +9,20 @@ P.__index = P
 local PRISM = "spec/contract/node_modules/.bin/prism"
 
 local function free_port()
-  local p = io.popen("python3 -c 'import socket; s = socket.socket(); " ..
+  local p = io.popen(require("support.native") .. "python3 -c 'import socket; s = socket.socket(); " ..
     "s.bind((\"127.0.0.1\", 0)); print(s.getsockname()[1])'")
   local port = p:read("l")
   p:close()
   return port
 end
 
-function M.start(mode, upstream)
+--- document: the OpenAPI file Prism serves (default api/openapi.json; Prism
+-- wants a name ending in .json)
+function M.start(mode, upstream, document)
   local port = free_port()
   local log = os.tmpname()
-  local args = { "exec", PRISM, mode, "--errors", "-h 127.0.0.1", "-p", port, "api/openapi.json" }
+  local args = { "exec", require("support.native") .. PRISM, mode, "--errors", "-h 127.0.0.1", "-p", port,
+    document or "api/openapi.json" }
   if upstream then args[#args + 1] = upstream end
   -- `echo $$` before exec: the shell's pid becomes Prism's pid
   local pipe = assert(io.popen("echo $$; " .. table.concat(args, " ") .. " > " .. log .. " 2>&1", "r"))
@@ -51,6 +54,15 @@ function P:violations()
     end
   end
   return out
+end
+
+--- A copy of api/openapi.json for `prism mock`, with the defects that make
+-- Prism's own mock answers invalid mended (spec/contract/mock_document.py).
+function M.mock_document()
+  local path = os.tmpname() .. ".json"
+  assert(os.execute(require("support.native") ..
+    "python3 spec/contract/mock_document.py api/openapi.json " .. path .. " > /dev/null"))
+  return path
 end
 
 function P:stop()

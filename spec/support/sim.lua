@@ -20,7 +20,8 @@ end
 function M.start(opts)
   opts = opts or {}
   local args = {
-    "exec python3", root() .. "/spec/simulator/scenario_sim.py", "--port 0", "--quiet",
+    "exec " .. require("support.native") .. "python3",
+    root() .. "/spec/simulator/scenario_sim.py", "--port 0", "--quiet",
     "--api-key", M.KEY, "--api-secret", M.SECRET, "--token", M.TOKEN,
     "--job-duration", tostring(opts.job_duration or 0.3),
   }
