@@ -4,6 +4,7 @@
      core.step(max_ms)   advance everything; returns the list of finished objects
      core.pending()      transfers in flight plus timers scheduled
      core.now()          monotonic clock, seconds
+     core.time()         wall clock, seconds since the epoch (with fractions)
      core.mkdir(path)    mkdir -p, without a process
      core.curl_version   libcurl's version string
      core.retry_after(value) / core.backoff(n, jitter)   the retry policy's numbers */
@@ -28,6 +29,11 @@ static int l_now(lua_State *L) {
   return 1;
 }
 
+static int l_time(lua_State *L) {
+  lua_pushnumber(L, sc_wall_now());
+  return 1;
+}
+
 static int l_retry_after(lua_State *L) {
   size_t n;
   const char *v = luaL_checklstring(L, 1, &n);
@@ -44,7 +50,7 @@ static int l_backoff(lua_State *L) {
 
 int luaopen_scenario_core(lua_State *L) {
   static const luaL_Reg funcs[] = {
-    {"step", l_step}, {"pending", l_pending}, {"now", l_now},
+    {"step", l_step}, {"pending", l_pending}, {"now", l_now}, {"time", l_time},
     {"retry_after", l_retry_after}, {"backoff", l_backoff}, {"mkdir", sc_mkdir_p},
     {NULL, NULL}};
   sc_loop_open(L);

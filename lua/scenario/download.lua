@@ -38,7 +38,8 @@ local function ensure_dir(dir)
 end
 M.ensure_dir = ensure_dir
 
---- Downloads url to path. opts: timeout (default 600 s), on_progress(received).
+--- Downloads url to path. opts: timeout (default 600 s), headers,
+-- on_progress(bytes_received, path) after every chunk (must not yield).
 -- Returns path or nil, err.
 function M.url(client, url, path, opts)
   opts = opts or {}
@@ -61,7 +62,7 @@ function M.url(client, url, path, opts)
         error("write failed", 0)
       end
       received = received + #chunk
-      if on_progress then on_progress(received) end
+      if on_progress then on_progress(received, path) end
     end,
   }
   loop.await(req)

@@ -19,6 +19,31 @@ M.RUNNING = { pending = true, queued = true, ["warming-up"] = true,
   ["in-progress"] = true, finalizing = true }
 
 local MAX_POLL_INTERVAL = 10
+local MIN_POLL_PAUSE = 0.2
+
+-- "2026-11-24T22:08:33.123Z" -> seconds since the epoch, or nil
+local function parse_iso(s)
+  if type(s) ~= "string" then return nil end
+  local y, mo, d, h, mi, sec, frac = s:match("^(%d+)-(%d+)-(%d+)T(%d+):(%d+):(%d+)(%.?%d*)Z$")
+  if not y then return nil end
+  local t = os.time { year = tonumber(y), month = tonumber(mo), day = tonumber(d),
+    hour = tonumber(h), min = tonumber(mi), sec = tonumber(sec), isdst = false }
+  -- os.time reads the table as local time: move it back to UTC
+  local now = os.time()
+  local offset = os.difftime(now, os.time(os.date("!*t", now)))
+  return t + offset + (tonumber("0" .. frac) or 0)
+end
+M.parse_iso = parse_iso
+
+--- Seconds until the job should end, from its progress so far, or nil.
+-- The API reports progress in [0, 1]; a job at 60% after 3 s has about 2 s left.
+function Job:eta()
+  local p, created = self.progress, parse_iso(self.record and self.record.createdAt)
+  if not created or p <= 0.05 or p >= 1 then return nil end
+  local elapsed = core.time() - created
+  if elapsed <= 0 then return nil end
+  return elapsed * (1 - p) / p
+end
 
 --- Builds a Job from a job record (the API's `job` object) or an id.
 function M.new(client, record)
@@ -103,6 +128,7 @@ function Job:wait(opts)
   local deadline = now() + timeout
   local interval = opts.poll_interval or client.poll_interval
   local last_status, last_progress
+  local gate = opts.poll_gate
   local warned_unknown = false
   while true do
     if self.status ~= last_status or self.progress ~= last_progress then
@@ -122,18 +148,25 @@ function Job:wait(opts)
       return nil, errors.new { kind = "timeout", job = self, retryable = true,
         message = string.format("job %s still %s after %gs", self.id, self.status, timeout) }
     end
-    local pause = math.min(interval * (0.9 + 0.2 * math.random()), left)
+    -- the next poll comes after the poll interval, or just after the job
+    -- should end if its progress says that is sooner
+    local pause = interval * (0.9 + 0.2 * math.random())
+    local eta = self:eta()
+    if eta then pause = math.min(pause, math.max(eta * 1.05 + 0.05, MIN_POLL_PAUSE)) end
+    if gate and gate.hold_until then pause = math.max(pause, gate.hold_until - now()) end
+    pause = math.min(pause, left)
     loop.sleep(pause)
     interval = math.min(interval * 1.5, MAX_POLL_INTERVAL)
-    local gate = opts.poll_gate
     if gate then gate.acquire() end
     local ok, err = self:refresh { timeout = math.max(1, math.min(client.timeout, deadline - now())) }
     if gate then gate.release() end
     if not ok then
       if not TRANSIENT[err.kind] then return nil, err end
       if err.kind == "rate_limit" then
+        -- a 429 pushes back every poll that shares this job's gate
         local ra = tonumber(err.retry_after)
         interval = math.min(math.max(interval * 2, ra or 0), 60)
+        if gate then gate.hold_until = math.max(gate.hold_until or 0, now() + interval) end
       end
       client.log("debug", "job %s: poll failed (%s), polling on", self.id, err.kind)
     end

@@ -39,10 +39,19 @@ local function http(method, url, body)
   local req = core.request { url = url, method = method, timeout = 10,
     body = body and assert(json.encode(body)),
     headers = body and { "Content-Type: application/json" } or nil }
-  while not req:done() do core.step(100) end
+  -- through the scheduler, so that finished work of spawned coroutines is
+  -- dispatched rather than swallowed
+  require("scenario.loop").await(req)
   local res, err = req:result()
   assert(res, err and err.message)
   return res.status, json.decode(res.body), res
+end
+
+--- The raw bytes at url (no auth), as the simulator serves them.
+function M.fetch(url)
+  local status, _, res = http("GET", url)
+  assert(status == 200, "GET " .. url .. " answered " .. status)
+  return res.body
 end
 
 function Sim:control(method, path, body)
