@@ -119,6 +119,7 @@ demo: deps
 # fails when it is stale
 generate:
 	$(LUA) api/generate.lua api/openapi.json lua/scenario/operations.lua api/MAPPING.md
+	$(LUA) api/readme_mapping.lua README.md api/MAPPING.md
 
 # docs/reference.md: every resource method with the document's descriptions,
 # parameters and enums (generated and committed)
