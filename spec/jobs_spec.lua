@@ -185,6 +185,37 @@ describe("wait_all", function()
   end)
 end)
 
+describe("a 429 while polling", function()
+  local sim
+  setup(function() sim = sim_mod.start { job_duration = 1.5 } end)
+  teardown(function() sim:stop() end)
+
+  it("pushes back every poll of a wait_all, not just the one that got it", function()
+    local client = sim:client { poll_interval = 0.1 }
+    local jobs = {}
+    for i = 1, 5 do jobs[i] = assert(client.generate:txt2img { modelId = "m", prompt = "r" .. i }) end
+    sim:reset()
+    sim:faults("GET", "/jobs/*", { "status=429,retry_after=1" })
+    local done, errs = client.jobs:wait_all(jobs, { timeout = 20 })
+    assert.are.equal(5, #done)
+    assert.are.same({}, errs)
+    local t429, polls = nil, {}
+    for _, r in ipairs(sim:stats().requests) do
+      if r.route == "GET /jobs/{jobId}" then
+        if r.status == 429 then t429 = r.time else polls[#polls + 1] = r.time end
+      end
+    end
+    assert.is_number(t429)
+    -- polls already in flight when the 429 came may land just after it;
+    -- after that, nobody polls before Retry-After has passed
+    local early = 0
+    for _, t in ipairs(polls) do
+      if t > t429 + 0.05 and t < t429 + 0.9 then early = early + 1 end
+    end
+    assert.are.equal(0, early)
+  end)
+end)
+
 describe("scenario.spawn", function()
   local sim
   setup(function() sim = sim_mod.start { job_duration = 0.5 } end)

@@ -75,7 +75,7 @@ end
 --- Fetches the job again. Returns the job or nil, err.
 function Job:refresh(opts)
   local body, err = self.client:request("GET", "/jobs/" .. self.id,
-    { operation = "GetJobId", timeout = opts and opts.timeout })
+    { operation = "GetJobId", timeout = opts and opts.timeout, max_retries = opts and opts.max_retries })
   if not body then return nil, err end
   return self:_update(body.job or body)
 end
@@ -158,7 +158,10 @@ function Job:wait(opts)
     loop.sleep(pause)
     interval = math.min(interval * 1.5, MAX_POLL_INTERVAL)
     if gate then gate.acquire() end
-    local ok, err = self:refresh { timeout = math.max(1, math.min(client.timeout, deadline - now())) }
+    -- no retries inside a poll: the loop polls again anyway, and a 429 must
+    -- reach it at once to hold back every poll sharing the gate
+    local ok, err = self:refresh { timeout = math.max(1, math.min(client.timeout, deadline - now())),
+      max_retries = 0 }
     if gate then gate.release() end
     if not ok then
       if not TRANSIENT[err.kind] then return nil, err end
