@@ -38,13 +38,22 @@ MODULE   = $(BUILD)/lua/scenario/core.so
 STATIC   = $(BUILD)/libscenario.a
 
 DEB_PKGS = lua5.4 liblua5.4-dev libcurl4-openssl-dev lua-cjson lua-busted \
-           luarocks lua-check pkg-config gcc make openssl netpbm
+           luarocks lua-check pkg-config gcc make openssl netpbm libreadline-dev
 
-.PHONY: all deps test test-asan demo simulator install clean lint generate docs
+.PHONY: all deps test test-asan test-slow demo simulator install clean lint generate docs bench
 
 HOST     = $(BUILD)/embed-host
 
-all: $(MODULE) $(STATIC) $(HOST)
+RUNNER   = $(BUILD)/scenario-lua
+# line editing in the runner's interactive mode when GNU readline is there
+READLINE_LIBS := $(shell pkg-config --exists readline 2>/dev/null && pkg-config --libs readline)
+
+all: $(MODULE) $(STATIC) $(HOST) $(RUNNER)
+
+# the scenario-lua runner (csrc/main.c): Lua 5.4, the C core and every module
+$(RUNNER): csrc/main.c $(STATIC) csrc/scenario.h
+	$(CC) $(ALL_CFLAGS) $(if $(READLINE_LIBS),-DSC_USE_READLINE) -Icsrc -o $@ $< $(STATIC) \
+	  $$(pkg-config --libs lua5.4) $(CURL_LIBS) $(READLINE_LIBS) -lm
 
 # the example C host (examples/embed/host.c), linked to libscenario.a
 $(HOST): examples/embed/host.c $(STATIC) csrc/scenario.h
@@ -108,12 +117,24 @@ test-asan: deps $(PRISM)
 	LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
 	$(BUSTED) --lua=$(LUA)
 
+# the cases too slow for the default suite (the 300 MiB upload round trip)
+test-slow: deps $(PRISM)
+	$(MAKE) all
+	SCENARIO_SLOW_TESTS=1 $(BUSTED) --lua=$(LUA) spec/uploads_spec.lua
+
 lint: deps
-	luacheck lua spec examples api
+	luacheck lua spec examples api bench
 
 demo: deps
 	$(MAKE) all
 	$(LUA) examples/run_demo.lua
+
+# Speed and memory against named baselines, side by side in one run (issue 8):
+# installs nginx-light, lua-socket, time and hyperfine when missing, prints one
+# table and writes it into README.md. Not part of make test or CI.
+bench: deps
+	$(MAKE) all
+	bench/run.sh
 
 # lua/scenario/operations.lua is generated and committed; spec/generate_spec.lua
 # fails when it is stale
@@ -132,11 +153,12 @@ simulator:
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib/lua/$(LUA_VER)/scenario \
 	           $(DESTDIR)$(PREFIX)/share/lua/$(LUA_VER)/scenario \
-	           $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib
+	           $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/bin
 	install -m 755 $(MODULE) $(DESTDIR)$(PREFIX)/lib/lua/$(LUA_VER)/scenario/core.so
 	install -m 644 lua/scenario/*.lua $(DESTDIR)$(PREFIX)/share/lua/$(LUA_VER)/scenario/
 	install -m 644 csrc/scenario.h $(DESTDIR)$(PREFIX)/include/scenario.h
 	install -m 644 $(STATIC) $(DESTDIR)$(PREFIX)/lib/libscenario.a
+	install -m 755 $(RUNNER) $(DESTDIR)$(PREFIX)/bin/scenario-lua
 
 clean:
 	rm -rf build build-asan out

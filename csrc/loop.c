@@ -19,7 +19,10 @@
 #include "sc_internal.h"
 
 #define SC_DONE_KEY "scenario.core.done"
-#define SC_LOOP_MT "scenario.core.loop"
+/* not SC_LOOP_KEY: the loop itself is stored under that registry key, which
+   would replace this metatable there and make __gc fail its type check, so
+   that lua_close never freed the multi handle, the share or the timers */
+#define SC_LOOP_MT "scenario.core.loop.mt"
 
 double sc_now(void) {
   struct timespec ts;

@@ -54,8 +54,47 @@ local function check_options(opts)
     if opts[k] and opts[k] < 0 then
       error(config_error(k, "must be >= 0 (got " .. tostring(opts[k]) .. ")"), 3)
     end
+    -- NaN, infinities and huge values would overflow the C core's integers
+    if opts[k] and (opts[k] ~= opts[k] or opts[k] > M.LIMITS[k]) then
+      error(config_error(k, "must be a number from 0 to " .. M.LIMITS[k] .. " (got " .. tostring(opts[k]) .. ")"), 3)
+    end
   end
 end
+
+-- Per-call options that reach the C core: a value of another type would raise
+-- a raw Lua error there, a line break in a header would be refused there, and
+-- NaN, infinities or huge numbers would overflow its C integers. Returns the
+-- list of problems, or nil.
+local function request_option_problems(opts)
+  local problems = {}
+  for _, k in ipairs { "timeout", "max_retries" } do
+    local v = opts[k]
+    if v ~= nil and not (type(v) == "number" and v >= 0 and v <= M.LIMITS[k]) then
+      problems[#problems + 1] = string.format("options.%s: must be a number from 0 to %s (got %s)",
+        k, M.LIMITS[k], type(v) == "number" and tostring(v) or type(v))
+    end
+  end
+  local h = opts.headers
+  if h ~= nil and type(h) ~= "table" then
+    problems[#problems + 1] = "options.headers: must be a table (got " .. type(h) .. ")"
+  elseif h ~= nil then
+    for k, v in pairs(h) do
+      local tv = type(v)
+      if type(k) ~= "string" or k == "" or k:find("[%c:]") then
+        local got = type(k) == "string" and string.format("%q", k) or type(k)
+        problems[#problems + 1] = "options.headers: a header name must be a string without "
+          .. "control characters or ':' (got " .. got .. ")"
+      elseif (tv ~= "string" and tv ~= "number" and tv ~= "boolean") or tostring(v):find("[\r\n\0]") then
+        problems[#problems + 1] = "options.headers." .. k .. ": must be a string without line breaks"
+      end
+    end
+  end
+  if #problems > 0 then return problems end
+end
+
+-- Upper bounds of the numeric options (seconds, or a count of retries).
+M.LIMITS = { timeout = 1000000000, connect_timeout = 1000000000, poll_interval = 1000000000,
+  max_retries = 1000 }
 
 local function env(name)
   local v = os.getenv(name)
@@ -100,6 +139,10 @@ function M.new(opts)
   opts = opts or {}
   if type(opts) ~= "table" then error(config_error("options", "must be a table"), 2) end
   check_options(opts)
+  local header_problems = opts.headers and request_option_problems { headers = opts.headers }
+  if header_problems then
+    error(config_error("headers", (table.concat(header_problems, "; "):gsub("^options%.headers:? ?", ""))), 2)
+  end
   local self = setmetatable({}, Client)
   local key, secret, token = opts.api_key, opts.api_secret, opts.token
   if key == nil and secret == nil and token == nil then
@@ -269,6 +312,11 @@ end
 function Client:request(method, path, opts)
   opts = opts or {}
   method = method:upper()
+  local problems = request_option_problems(opts)
+  if problems then
+    return nil, errors.new { kind = "validation", operation = opts.operation, problems = problems,
+      message = table.concat(problems, "; ") }
+  end
   local query = opts.query
   if opts.dry_run then
     local q = {}
@@ -320,6 +368,8 @@ function Client:request(method, path, opts)
   if status >= 200 and status < 300 then
     if decoded == nil then
       local why = res.body == "" and "an empty body" or "invalid JSON (" .. tostring(derr) .. ")"
+      -- a paid POST answered 2xx was processed, however unreadable the answer
+      if ctx.unsafe then why = why .. "; the request may have been processed, so it was not retried" end
       return nil, errors.new {
         kind = "api", status = status, operation = opts.operation,
         message = "the API answered " .. status .. " with " .. why,
@@ -328,6 +378,19 @@ function Client:request(method, path, opts)
     end
     -- a 2xx answer of JSON null (deletions) gives an empty result table
     if decoded == json.null then decoded = {} end
+    if type(decoded) ~= "table" then
+      -- every answer the document describes is an object, but for deletions,
+      -- which describe none: a string, number or boolean cannot be a result
+      -- that callers index (pages, jobs)
+      if method == "DELETE" then return {}, res end
+      local why = "a JSON " .. type(decoded) .. " where an object was expected"
+      if ctx.unsafe then why = why .. "; the request may have been processed, so it was not retried" end
+      return nil, errors.new {
+        kind = "api", status = status, operation = opts.operation,
+        message = "the API answered " .. status .. " with " .. why,
+        request_id = res.request_id, retryable = false, attempts = res.attempts,
+      }
+    end
     return decoded, res
   end
   if opts.dry_run and status == 402 and type(decoded) == "table" and decoded.estimatedCost then

@@ -159,7 +159,7 @@ function M.attach(client)
 end
 
 -- hand-written methods that extend the generated classes
-M.extensions = { "scenario.assets", "scenario.jobs" }
+M.extensions = { "scenario.assets", "scenario.jobs", "scenario.uploads" }
 
 --- client:call(operationId, fields, options)
 function M.call_by_id(client, id, fields, options)

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# make bench: installs what the benchmarks need (only what is missing),
+# compiles the C programs of bench/ into build/bench/, then runs
+# bench/run.lua, which prints the table and writes it into README.md.
+# Needs `make all` done first (the Makefile's bench target does it).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# nginx-light: the fast local server; lua-socket: B1's LuaSocket comparison;
+# time: /usr/bin/time -v for peak RSS; hyperfine: B6 (optional)
+missing=""
+for p in nginx-light lua-socket time curl; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  echo "bench: installing$missing" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
+fi
+if ! command -v hyperfine >/dev/null 2>&1; then
+  { [ -n "$missing" ] || apt-get update -qq; } >/dev/null 2>&1 || true
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq hyperfine >/dev/null 2>&1 ||
+    echo "bench: hyperfine not available; B6 is timed by bench/run.lua itself" >&2
+fi
+
+mkdir -p build/bench
+CC=${CC:-cc}
+CFLAGS="-std=c11 -D_DEFAULT_SOURCE -O2 -g -Wall -Wextra -Werror"
+$CC $CFLAGS $(pkg-config --cflags libcurl) -o build/bench/b1_baseline bench/b1_baseline.c \
+  $(pkg-config --libs libcurl)
+$CC $CFLAGS $(pkg-config --cflags lua5.4 libcurl) -Icsrc -o build/bench/b5_host bench/b5_host.c \
+  build/libscenario.a $(pkg-config --libs lua5.4 libcurl) -lm
+
+export LUA_PATH='lua/?.lua;lua/?/init.lua;;'
+export LUA_CPATH='build/lua/?.so;;'
+exec lua5.4 bench/run.lua

@@ -1,0 +1,444 @@
+-- The scenario-lua runner (csrc/main.c, lua/scenario/cli.lua), run as a
+-- shell user runs it: the built binary against the simulator, stdout and
+-- stderr captured, --json parsed back, every exit status checked.
+local sim_mod = require "support.sim"
+local cjson = require "cjson"
+local native = require "support.native"
+
+local build = os.getenv("SCENARIO_BUILD") or "build"
+local ROOT = os.getenv("PWD") or "."
+local BIN = ROOT .. "/" .. build .. "/scenario-lua"
+
+local function quote(s)
+  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+
+local function slurp(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+local function write(path, text)
+  local f = assert(io.open(path, "wb"))
+  f:write(text)
+  f:close()
+end
+
+local function tmpdir()
+  local dir = os.tmpname()
+  os.remove(dir)
+  assert(os.execute("mkdir -p " .. dir))
+  return dir
+end
+
+local sim
+
+-- the environment of a command: the simulator's address and credentials
+local function sim_env(extra)
+  return string.format("SCENARIO_API_URL=%s SCENARIO_API_KEY=%s SCENARIO_API_SECRET=%s " ..
+    "SCENARIO_POLL_INTERVAL=0.05 %s", sim.url, sim_mod.KEY, sim_mod.SECRET, extra or "")
+end
+
+--- Runs the binary with `args` (shell words). opts: env (prefix), dir,
+-- stdin (a text). Returns exit status, stdout, stderr.
+local function run(args, opts)
+  opts = opts or {}
+  local out, err, input = os.tmpname(), os.tmpname(), os.tmpname()
+  write(input, opts.stdin or "")
+  local cmd = string.format("cd %s && %s %s %s < %s > %s 2> %s", quote(opts.dir or ROOT),
+    opts.env or (sim and sim_env() or ""), BIN, args, input, out, err)
+  local _, _, code = os.execute(cmd)
+  local o, e = slurp(out), slurp(err)
+  os.remove(out)
+  os.remove(err)
+  os.remove(input)
+  return code, o, e
+end
+
+-- runs a command with --json and decodes its one document
+local function run_json(args, opts)
+  local code, out, err = run(args .. " --json", opts)
+  local ok, doc = pcall(cjson.decode, out)
+  assert(ok, "stdout is not one JSON document: " .. out .. "\nstderr: " .. err)
+  return code, doc, err, out
+end
+
+local function is_png(path)
+  local s = slurp(path)
+  return s ~= nil and s:sub(1, 8) == "\137PNG\r\n\26\n"
+end
+
+describe("scenario-lua as a Lua interpreter", function()
+  local dir
+  setup(function() dir = tmpdir() end)
+  teardown(function() os.execute("rm -rf " .. dir) end)
+
+  it("fills arg and ... like lua5.4", function()
+    write(dir .. "/args.lua", "print(select('#', ...), ..., arg[0], arg[1], arg[2], #arg)\n" ..
+      "print(arg[-1], arg[-2], arg[-3] ~= nil, arg[-4])\n")
+    local code, out, err = run("-e 'x=1' " .. dir .. "/args.lua a 'b c'")
+    assert.are.equal(0, code, err)
+    local p = io.popen("lua5.4 -e 'x=1' " .. dir .. "/args.lua a 'b c'")
+    local want = p:read("a")
+    p:close()
+    assert.are.equal(want, out)
+    assert.matches("^2\ta\t" .. dir:gsub("%p", "%%%0") .. "/args.lua\ta\tb c\t2\n", out)
+    assert.matches("\nx=1\t%-e\ttrue\tnil\n$", out)
+  end)
+
+  it("runs -e and -l in order, -l g=mod, and a script from stdin with -", function()
+    local code, out = run("-l string -l s=scenario -e 'print(string.rep(\"ab\", 2), s.VERSION)'")
+    assert.are.equal(0, code)
+    assert.are.equal("abab\t0.1.0\n", out)
+    code, out = run("- x y", { stdin = "print('stdin', ...)\n" })
+    assert.are.equal(0, code)
+    assert.are.equal("stdin\tx\ty\n", out)
+    code, out = run("", { stdin = "print(require('scenario.json').encode{1})\n" })
+    assert.are.equal(0, code)
+    assert.are.equal("[1]\n", out)
+  end)
+
+  it("prints an error with its traceback and exits 1, honouring __tostring", function()
+    local code, out, err = run("-e 'local function f() error(\"boom\") end f()'")
+    assert.are.equal(1, code)
+    assert.are.equal("", out)
+    assert.matches("scenario%-lua: %(command line%):1: boom\nstack traceback:\n", err)
+    assert.matches("in local 'f'", err)
+    local _
+    code, _, err = run("-e 'error(setmetatable({}, { __tostring = function() return \"custom!\" end }))'")
+    assert.are.equal(1, code)
+    assert.matches("scenario%-lua: custom!\nstack traceback:", err)
+    -- an SDK error raised by assert reads as one line
+    code, _, err = run("-e 'assert(require(\"scenario\").new():call(\"Nope\"))'")
+    assert.are.equal(1, code)
+    assert.matches("validation error in Nope: unknown operation Nope\nstack traceback", err)
+    code, _, err = run("-e 'syntax error'")
+    assert.are.equal(1, code)
+    assert.matches("syntax error near 'error'", err)
+  end)
+
+  it("keeps a script's os.exit code, and -v prints the versions", function()
+    assert.are.equal(3, (run("-e 'os.exit(3)'")))
+    assert.are.equal(0, (run("-e 'os.exit(true)'")))
+    assert.are.equal(1, (run("-e 'os.exit(false)'")))
+    local code, out = run("-v")
+    assert.are.equal(0, code)
+    assert.matches("^Lua 5%.4%.%d+  Copyright", out)
+    assert.matches("\nscenario%-lua 0%.1%.0\n$", out)
+    local err
+    code, out, err = run("-x")
+    assert.are.equal(1, code)
+    assert.are.equal("", out)
+    assert.matches("unrecognized option '%-x'\nusage:", err)
+  end)
+
+  it("has an interactive mode (-i) that prints expressions", function()
+    local code, out = run("-i -e 'x = 20'", { stdin = "x + 1\nfor i = 1, 2 do\nprint('i', i)\nend\n" })
+    assert.are.equal(0, code)
+    assert.matches("21\n", out)
+    assert.matches("i\t1\n.*i\t2\n", out)
+  end)
+
+  it("runs LUA_INIT first, and not with -E", function()
+    local _, out = run("-e 'print(init)'", { env = "LUA_INIT='init = \"yes\"'" })
+    assert.are.equal("yes\n", out)
+    _, out = run("-E -e 'print(init)'", { env = "LUA_INIT='init = \"yes\"'" })
+    assert.are.equal("nil\n", out)
+    _, out = run("-e 'print(init)'", { env = "LUA_INIT_5_4='init = 54' LUA_INIT='init = 0'" })
+    assert.are.equal("54\n", out)
+  end)
+
+  it("runs a script called like a command when it is written as a path or after --", function()
+    write(dir .. "/ops", "print('the script', ...)\n")
+    local code, out = run("./ops 1", { dir = dir })
+    assert.are.equal(0, code)
+    assert.are.equal("the script\t1\n", out)
+    code, out = run("-- ops 2", { dir = dir })
+    assert.are.equal(0, code)
+    assert.are.equal("the script\t2\n", out)
+    code, out = run("ops GetJobId", { dir = dir })
+    assert.are.equal(0, code)
+    assert.matches("^GetJobId +GET +/jobs/{jobId}", out)
+  end)
+end)
+
+describe("scenario-lua commands", function()
+  local dir
+  setup(function()
+    sim = sim_mod.start { job_duration = 0.3 }
+    dir = tmpdir()
+  end)
+  teardown(function()
+    sim:stop()
+    sim = nil
+    os.execute("rm -rf " .. dir)
+  end)
+
+  it("generate prints the job; --json gives the record", function()
+    local code, out, err = run("generate txt2img modelId=flux.1-dev 'prompt=a red fox'")
+    assert.are.equal(0, code, err)
+    assert.matches("^job_%w+  pending  0%%  inference\n$", out)
+    local doc
+    code, doc = run_json("generate txt2img modelId=flux.1-dev 'prompt=a red fox' numSamples=2")
+    assert.are.equal(0, code)
+    assert.matches("^job_", doc.job.jobId)
+    assert.are.equal(10, doc.cost)
+    assert.are.equal(2, doc.job.metadata.input.numSamples)  -- typed as a number
+  end)
+
+  it("generate --out waits and downloads the outputs; --dry-run prints the cost", function()
+    local out_dir = dir .. "/gen"
+    local code, doc, err = run_json("generate txt2img modelId=flux.1-dev prompt=lighthouse " ..
+      "numSamples=2 --out " .. out_dir)
+    assert.are.equal(0, code, err)
+    assert.are.equal("success", doc.job.status)
+    assert.are.equal(2, #doc.assets)
+    assert.are.equal(2, #doc.files)
+    for _, f in ipairs(doc.files) do
+      assert.are.equal(out_dir .. "/" .. f.asset .. ".png", f.path)
+      assert.is_true(is_png(f.path))
+    end
+    code, doc = run_json("generate txt2img modelId=flux.1-dev prompt=x numSamples=3 --dry-run")
+    assert.are.equal(0, code)
+    assert.are.equal(15, doc.creativeUnitsCost)
+    local human
+    code, human = run("generate txt2img modelId=flux.1-dev prompt=x --dry-run")
+    assert.are.equal(0, code)
+    assert.matches("^cost: 5 creative units", human)
+  end)
+
+  it("generate takes custom:<modelId>, remove-background spellings and typed values", function()
+    local code, doc, err = run_json("generate custom:model_sim-custom prompt=castle numSamples=2 " ..
+      "guidance=2.5 highQuality=true tags:='[\"a\",\"b\"]' --wait")
+    assert.are.equal(0, code, err)
+    assert.are.equal("success", doc.job.status)
+    local input = doc.job.metadata.input
+    assert.are.same({ 2, 2.5, true, { "a", "b" } },
+      { input.numSamples, input.guidance, input.highQuality, input.tags })
+    code, doc, err = run_json("generate remove-background image=asset_x")
+    assert.are.equal(0, code, err)
+    assert.are.equal("remove-background", doc.job.jobType)
+  end)
+
+  it("exits 2 on a usage or validation error, naming the field", function()
+    local code, doc, err = run_json("generate txt2img modelId=m prompt=x numSamples=many")
+    assert.are.equal(2, code)
+    assert.are.equal("validation", doc.error.kind)
+    assert.are.same({ 'numSamples: must be an integer (got "many")' }, doc.error.problems)
+    assert.matches("numSamples: must be an integer", err)
+    code, doc = run_json("generate txt2img modelId=m prompt=x promt=y")
+    assert.are.equal(2, code)
+    assert.matches("promt: unknown field", doc.error.message)
+    code = run("generate txt2img modelId=m prompt=x promt=y --send-unknown")
+    assert.are.equal(0, code)
+    code, doc = run_json("generate txt2img modelId=m prompt=x concepts:='[{'")
+    assert.are.equal(2, code)
+    assert.matches("concepts: not valid JSON", doc.error.message)
+    for _, args in ipairs { "generate", "generate nope prompt=x", "generate txt2img --bogus",
+      "jobs", "jobs frob x", "download", "call", "call NoSuchOperation", "upload" } do
+      code, doc, err = run_json(args)
+      assert.are.equal(2, code, args)
+      assert.are.equal("usage", doc.error.kind, args)
+      assert.matches("see 'scenario%-lua", err, 1, false)
+    end
+  end)
+
+  it("exits 3 when the job fails, and 1 on an API error", function()
+    sim:faults("POST", "/generate/txt2img", { "job_fail=the GPU melted" })
+    local code, doc, err = run_json("generate txt2img modelId=m prompt=x --wait")
+    assert.are.equal(3, code)
+    assert.are.equal("job_failed", doc.error.kind)
+    assert.matches("the GPU melted", doc.error.message)
+    assert.are.equal("failure", doc.job.status)
+    assert.matches("job_failed", err)
+    code, doc = run_json("jobs get job_does_not_exist")
+    assert.are.equal(1, code)
+    assert.are.equal("not_found", doc.error.kind)
+    assert.are.equal(404, doc.error.status)
+    local wrong_secret = sim_env():gsub(sim_mod.SECRET:gsub("%p", "%%%0"), "wrong")
+    code = run("ops GetJobId", { env = wrong_secret })
+    assert.are.equal(0, code) -- ops needs no API
+    code, doc = run_json("jobs get job_x", { env = wrong_secret })
+    assert.are.equal(1, code)
+    assert.are.equal("auth", doc.error.kind)
+  end)
+
+  it("jobs get, cancel and wait", function()
+    local _, started = run_json("generate txt2img modelId=m prompt=slow")
+    local id = started.job.jobId
+    local code, doc = run_json("jobs get " .. id)
+    assert.are.equal(0, code)
+    assert.are.equal(id, doc.jobs[1].jobId)
+    local out
+    code, out = run("jobs wait " .. id .. " --out " .. dir .. "/waited")
+    assert.are.equal(0, code)
+    local path = out:match("\n(%S+%.png)\n")
+    assert.is_true(is_png(path), out)
+    -- a job canceled while it runs: cancel succeeds, a wait then exits 3
+    sim:faults("POST", "/generate/txt2img", { "job_duration=30" })
+    _, started = run_json("generate txt2img modelId=m prompt=slow")
+    id = started.job.jobId
+    code, doc = run_json("jobs cancel " .. id)
+    assert.are.equal(0, code)
+    assert.are.equal("canceled", doc.jobs[1].status)
+    code, doc = run_json("jobs wait " .. id)
+    assert.are.equal(3, code)
+    assert.are.equal("job_canceled", doc.error.kind)
+    assert.are.equal("canceled", doc.jobs[1].status)
+  end)
+
+  it("download writes assets by id; an unknown id exits 1", function()
+    local _, gen = run_json("generate txt2img modelId=m prompt=a numSamples=2 --wait")
+    local ids = gen.assets
+    local out_dir = dir .. "/dl"
+    local code, doc, err = run_json("download " .. ids[1] .. " " .. ids[2] .. " --out " .. out_dir)
+    assert.are.equal(0, code, err)
+    assert.are.equal(2, #doc.files)
+    for i, f in ipairs(doc.files) do
+      assert.are.equal(ids[i], f.asset)
+      assert.is_true(is_png(f.path))
+    end
+    local human
+    code, human = run("download " .. ids[1] .. " --out " .. out_dir)
+    assert.are.equal(0, code)
+    assert.are.equal(out_dir .. "/" .. ids[1] .. ".png\n", human)
+    code, doc = run_json("download asset_missing --out " .. out_dir)
+    assert.are.equal(1, code)
+    assert.are.equal("not_found", doc.error.kind)
+  end)
+
+  it("upload sends a file, or says clearly that uploads are missing", function()
+    local file = dir .. "/up.png"
+    write(file, slurp(ROOT .. "/examples/quickstart.lua"))
+    local code, doc, err = run_json("upload " .. file .. " --kind image")
+    local available = io.open(ROOT .. "/lua/scenario/uploads.lua") ~= nil
+    if available then
+      assert.are.equal(0, code, err)
+      assert.are.equal("table", type(doc.upload))
+    else
+      assert.are.equal(1, code)
+      assert.matches("not available", doc.error.message)
+    end
+    code, doc = run_json("upload " .. dir .. "/missing.png")
+    assert.are.equal(1, code)
+    assert.is_truthy(doc.error)
+  end)
+
+  it("call reaches any operation with typed fields", function()
+    local _, gen = run_json("generate txt2img modelId=m prompt=a numSamples=2 --wait")
+    local code, doc, err = run_json("call GetAssetsByAssetId assetId=" .. gen.assets[1])
+    assert.are.equal(0, code, err)
+    assert.are.equal(gen.assets[1], doc.asset.id)
+    code, doc = run_json("call PostAssetGetBulk assetIds=" .. gen.assets[1] .. "," .. gen.assets[2])
+    assert.are.equal(0, code)
+    assert.are.equal(2, #doc.assets)
+    local out
+    code, out = run("call GetModelsByModelId modelId=flux.1-dev")
+    assert.are.equal(0, code)
+    assert.matches('^{\n  "model": {\n', out)
+    code, doc = run_json("call PostTxt2imgInferences modelId=m prompt=x --dry-run")
+    assert.are.equal(0, code)
+    assert.are.equal(5, doc.creativeUnitsCost)
+    code, doc = run_json("call GetAssetsByAssetId")
+    assert.are.equal(2, code)
+    assert.are.same({ "assetId: required" }, doc.error.problems)
+  end)
+
+  it("ops lists the operations with method and path", function()
+    local code, doc = run_json("ops")
+    assert.are.equal(0, code)
+    assert.are.equal(108, #doc.operations)
+    local out
+    code, out = run("ops txt2img")
+    assert.are.equal(0, code)
+    assert.matches("PostTxt2imgInferences +POST +/generate/txt2img +client%.generate:txt2img", out)
+    for line in out:gmatch("[^\n]+") do assert.matches("txt2img", line:lower()) end
+  end)
+
+  it("answers --help on every command", function()
+    local cli = require "scenario.cli"
+    for _, name in ipairs(cli.COMMANDS) do
+      local code, out = run(name .. " --help")
+      assert.are.equal(0, code, name)
+      assert.matches("usage: scenario%-lua", out, 1, false)
+    end
+    local code, out = run("generate txt2img --help")
+    assert.are.equal(0, code)
+    assert.matches("prompt +string, required", out)
+    assert.matches("numSamples +integer, 1%.%.128", out)
+    code, out = run("call GetAssets --help")
+    assert.are.equal(0, code)
+    assert.matches("pageSize +integer, 1%.%.100 %(query%)", out)
+    code, out = run("--help")
+    assert.are.equal(0, code)
+    assert.matches("Exit status: 0 success, 1", out)
+  end)
+
+  it("draws a progress bar on a terminal, ending at 100%", function()
+    local cmd = string.format("cd %s && %s %s generate txt2img modelId=m prompt=bar --out %s",
+      quote(ROOT), sim_env("COLUMNS=100"), BIN, dir .. "/pty")
+    local p = io.popen(native .. "script -qec " .. quote(cmd) .. " /dev/null")
+    local out = p:read("a")
+    p:close()
+    local bars = {}
+    for line in out:gmatch("\r([^\r\n]*)") do
+      if line:find("%[[#-]+%]") then bars[#bars + 1] = line:gsub("\27%[K", "") end
+    end
+    assert.is_true(#bars >= 2, out)
+    assert.matches("^job_%w+ %[%-+%] +%d+%% ", bars[1])
+    local last_job
+    for _, b in ipairs(bars) do if b:find("^job_") then last_job = b end end
+    assert.matches("%[#+%] 100%% success$", last_job)
+    assert.matches("^download %[#+%] 100%% ", bars[#bars])
+    -- and nothing of it when stderr is not a terminal
+    local _, _, err = run("generate txt2img modelId=m prompt=bar --wait")
+    assert.are.equal("", err)
+  end)
+
+  it("stops on Ctrl-C, names the jobs still running and exits 130", function()
+    sim:faults("POST", "/generate/txt2img", { "job_duration=30" })
+    local polls = sim:count("GET /jobs/{jobId}")
+    local out, err = os.tmpname(), os.tmpname()
+    local p = io.popen(string.format("%s %s generate txt2img modelId=m prompt=long --wait --json" ..
+      " > %s 2> %s & echo $!; wait $!; echo $?", sim_env(), BIN, out, err))
+    local pid = p:read("l")
+    -- the signal is sent once the job is being polled: the handler is set then
+    local deadline = os.time() + 10
+    while sim:count("GET /jobs/{jobId}") <= polls and os.time() < deadline do
+      os.execute("sleep 0.05")
+    end
+    os.execute("kill -INT " .. pid)
+    local code = tonumber(p:read("l"))
+    p:close()
+    local doc = cjson.decode(slurp(out))
+    local text = slurp(err)
+    os.remove(out)
+    os.remove(err)
+    assert.are.equal(130, code, text)
+    assert.are.equal("interrupted", doc.error.kind)
+    local id = doc.running_jobs[1]
+    assert.matches("^job_", id)
+    assert.matches("job " .. id .. " is still running; resume with: scenario%-lua jobs wait " .. id, text)
+  end)
+
+  it("runs a script that generates and downloads from an empty directory, without LUA_PATH", function()
+    local empty = tmpdir()
+    write(dir .. "/script.lua", [[
+      local scenario = require "scenario"
+      local client = scenario.new { poll_interval = 0.05 }
+      local job = assert(client.generate:txt2img { modelId = "m", prompt = "from a script" })
+      assert(job:wait())
+      for _, path in ipairs(assert(job:download("out"))) do print(path) end
+    ]])
+    local code, out, err = run(dir .. "/script.lua", { dir = empty,
+      env = "env -u LUA_PATH -u LUA_CPATH -u LUA_PATH_5_4 -u LUA_CPATH_5_4 " .. sim_env() })
+    assert.are.equal(0, code, err)
+    local path = out:match("^(out/asset_%w+%.png)\n$")
+    assert.is_truthy(path, out)
+    assert.is_true(is_png(empty .. "/" .. path))
+    os.execute("rm -rf " .. empty)
+  end)
+end)
