@@ -1,6 +1,7 @@
 -- The fault matrix: every fault of the simulator (and an unknown host, and a
 -- TLS failure) crossed with the calls that meet them: a read, a paid
--- generation POST, a job poll and a download. Each cell checks the documented
+-- generation POST, a job poll, a download and an upload's part PUT. Each
+-- cell checks the documented
 -- outcome: how many attempts reached the simulator, the error kind (or a
 -- result), that a paid POST was processed at most once (and never sent again
 -- once it may have been processed), that a download leaves no file under its
@@ -253,6 +254,93 @@ describe("fault matrix", function()
         end)
     end
   end
+
+  describe("upload part PUT", function()
+    -- a one-part file; each part is sent up to 1 + 3 times (uploads.lua's
+    -- PART_RETRIES), and its URL carries no Authorization
+    local src, bytes
+    setup(function()
+      local chunk = {}
+      for i = 1, 4096 do chunk[i] = string.char((i * 7919) % 251) end
+      bytes = "\137PNG\r\n\26\n" .. string.rep(table.concat(chunk), 24)
+      src = dir .. "-upload.png"
+      local f = assert(io.open(src, "wb"))
+      f:write(bytes)
+      f:close()
+    end)
+    teardown(function() os.remove(src) end)
+
+    local function upload(opts)
+      local up, err = client.uploads:file(src, opts)
+      local puts, with_auth = 0, 0
+      for _, r in ipairs(sim:stats().requests) do
+        if r.route == "PUT /_uploads/{uploadId}/{partNumber}" then
+          puts = puts + 1
+          if r.auth then with_auth = with_auth + 1 end
+        end
+      end
+      assert.are.equal(0, with_auth, "Authorization sent to a part URL")
+      return up, err, puts
+    end
+
+    local function same_bytes(up)
+      local body = assert(client.assets:get(up.entityId))
+      local served = sim_mod.fetch((body.asset or body).url)
+      assert.is_true(served == bytes, "the uploaded file is not byte-identical")
+    end
+
+    -- first PUT faulted, then the part goes through: the upload completes.
+    -- A part's answer has an empty body: cutting or delaying that body
+    -- (reset_body, delay_body) leaves a complete answer, taken at once.
+    local ONCE = {
+      ["status=429,retry_after=1"] = 2, ["status=500"] = 2, ["status=502"] = 2,
+      ["status=503"] = 2, reset = 2, reset_body = 1, truncated = 2, invalid_json = 1,
+      empty = 1, html = 2, ["delay_headers=2"] = 2, ["delay_body=2"] = 1,
+    }
+    for _, row in ipairs(PERSISTENT) do
+      local puts_wanted = ONCE[row.fault]
+      it(string.format("%s once: completes byte-identical after %d PUT(s)", row.fault, puts_wanted),
+        function()
+          sim:reset()
+          sim:faults("PUT", "/_uploads/*", { row.fault })
+          local up, err, puts = upload(SLOW[row.fault] and { part_timeout = 1 } or nil)
+          assert.is_table(up, tostring(err))
+          assert.are.equal(puts_wanted, puts, "part PUTs seen by the simulator")
+          same_bytes(up)
+          cells = cells + 1
+        end)
+    end
+
+    -- every PUT faulted: a clear error once the part's retries are spent
+    local ALWAYS = {
+      { fault = "status=500", kind = "server", puts = { 4, 4 } },
+      { fault = "reset", kind = "connection", puts = { 4, 24 } }, -- libcurl's silent resends
+      { fault = "invalid_json", ok = true, puts = { 1, 1 } },      -- a part's answer is not read
+    }
+    for _, row in ipairs(ALWAYS) do
+      it(string.format("%s on every PUT: %s", row.fault, row.ok and "completes" or row.kind .. " error"),
+        function()
+          sim:reset()
+          local queue = {}
+          for i = 1, 30 do queue[i] = row.fault end
+          sim:faults("PUT", "/_uploads/*", queue)
+          local up, err, puts = upload()
+          assert.is_true(puts >= row.puts[1] and puts <= row.puts[2],
+            string.format("%d part PUTs, not %d to %d", puts, row.puts[1], row.puts[2]))
+          if row.ok then
+            assert.is_table(up, tostring(err))
+            same_bytes(up)
+          else
+            assert.is_nil(up)
+            assert.is_true(scenario.is_error(err), tostring(err))
+            assert.are.equal(row.kind, err.kind, tostring(err))
+            assert.matches("part 1 of upload", err.message)
+            no_secret(err)
+          end
+          cells = cells + 1
+        end)
+    end
+  end)
 
   describe("an unknown host", function()
     -- nothing was sent: a connection failure, retried even for a paid POST
