@@ -24,12 +24,17 @@ describe("embedding in a C host", function()
     assert.are.equal(20, count)
     local frames = tonumber(out:match("frames=(%d+)"))
     assert.is_true(frames > 60, "the frame loop stalled: " .. out)
-    local max_ms = tonumber(out:match("max=([%d.]+)"))
-    -- Frame time is a property of the optimised build; under AddressSanitizer
-    -- every step is several times slower by design, so there the run only has
-    -- to finish (its correctness checks above still apply).
+    -- The bound is on the CPU time the SDK's step used in a frame (the
+    -- thread's CPU clock): on this 2-core machine the simulator runs beside
+    -- the host and its wake-ups can preempt a step, which wall time would
+    -- charge to the SDK. Both are printed. Frame time is a property of the
+    -- optimised build; under AddressSanitizer every step is several times
+    -- slower by design, so there the run only has to finish (its
+    -- correctness checks above still apply).
+    local max_cpu = tonumber(out:match("max_cpu=([%d.]+)"))
+    assert.is_number(max_cpu, out)
     if build == "build" then
-      assert.is_true(max_ms < 5, "a frame spent " .. max_ms .. " ms in the SDK: " .. out)
+      assert.is_true(max_cpu < 5, "a frame spent " .. max_cpu .. " ms of CPU in the SDK: " .. out)
     end
   end)
 end)
