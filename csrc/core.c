@@ -6,6 +6,10 @@
      core.now()          monotonic clock, seconds
      core.time()         wall clock, seconds since the epoch (with fractions)
      core.mkdir(path)    mkdir -p, without a process
+     core.fsync(path)    flush a file or directory to the disk (fs.c)
+     core.io_budget([ms]) the transfer I/O a step(0) may do (loop.c); returns
+                         the budget in force before the call, in ms
+     core.io_paused()    transfers paused for the budget now, and pauses ever
      core.curl_version   libcurl's version string
      core.retry_after(value) / core.backoff(n, jitter)   the retry policy's numbers */
 #include <time.h>
@@ -22,6 +26,24 @@ static int l_step(lua_State *L) {
 static int l_pending(lua_State *L) {
   lua_pushinteger(L, sc_loop_pending(sc_loop_get(L)));
   return 1;
+}
+
+static int l_io_budget(lua_State *L) {
+  sc_loop *loop = sc_loop_get(L);
+  lua_pushnumber(L, loop->io_budget * 1000.0);
+  if (!lua_isnoneornil(L, 1)) {
+    lua_Number ms = luaL_checknumber(L, 1);
+    luaL_argcheck(L, ms >= 0 && ms <= 1e9, 1, "must be a number of milliseconds >= 0");
+    loop->io_budget = ms / 1000.0;
+  }
+  return 1;
+}
+
+static int l_io_paused(lua_State *L) {
+  sc_loop *loop = sc_loop_get(L);
+  lua_pushinteger(L, loop->npaused);
+  lua_pushinteger(L, (lua_Integer)loop->pauses);
+  return 2;
 }
 
 static int l_now(lua_State *L) {
@@ -52,6 +74,8 @@ int luaopen_scenario_core(lua_State *L) {
   static const luaL_Reg funcs[] = {
     {"step", l_step}, {"pending", l_pending}, {"now", l_now}, {"time", l_time},
     {"retry_after", l_retry_after}, {"backoff", l_backoff}, {"mkdir", sc_mkdir_p},
+    {"fsync", sc_fsync},
+    {"io_budget", l_io_budget}, {"io_paused", l_io_paused},
     {NULL, NULL}};
   sc_loop_open(L);
   luaL_newlib(L, funcs);

@@ -1,8 +1,10 @@
 /* core.mkdir(path): creates a directory and its parents (like mkdir -p)
    without starting a process, so that a download never stalls a frame. */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "sc_internal.h"
 
@@ -37,5 +39,28 @@ int sc_mkdir_p(lua_State *L) {
 fail:
   lua_pushnil(L);
   lua_pushfstring(L, "%s: %s", p, strerror(errno));
+  return 2;
+}
+
+/* core.fsync(path): flushes a file's (or a directory's) data to the disk, so
+   that a state file renamed into place survives a crash of the machine.
+   Returns true, or nil and a message. */
+int sc_fsync(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  int rc, saved;
+  if (fd < 0) goto fail;
+  do rc = fsync(fd); while (rc != 0 && errno == EINTR);
+  /* a directory on some file systems cannot be synced: nothing to flush */
+  if (rc != 0 && (errno == EINVAL || errno == EROFS)) rc = 0;
+  saved = errno;
+  close(fd);
+  errno = saved;
+  if (rc != 0) goto fail;
+  lua_pushboolean(L, 1);
+  return 1;
+fail:
+  lua_pushnil(L);
+  lua_pushfstring(L, "%s: %s", path, strerror(errno));
   return 2;
 }

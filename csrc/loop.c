@@ -8,6 +8,19 @@
  * between steps; the next step hands the queue over.  Objects in flight are
  * kept alive by the anchor table, which maps their C pointer to their
  * userdata, so that Lua may drop its own reference to a running request.
+ *
+ * The I/O budget.  One curl_multi_perform reads every ready transfer until it
+ * would block, and every chunk goes to its write callback (for streamed
+ * downloads, a Lua function writing a file).  When a hundred transfers have
+ * data at once, that is tens of milliseconds in one step(0), which a host's
+ * frame loop cannot afford.  So a step has a budget for transfer I/O: the
+ * larger of `io_budget` (core.io_budget, 0.5 ms by default) and the step's own
+ * max_ms.  A transfer whose write callback is called after the budget has
+ * passed is paused (CURL_WRITEFUNC_PAUSE: libcurl keeps the chunk) and queued;
+ * the next step resumes the queue oldest first, as long as its budget lasts,
+ * before it performs.  A step that waits (max_ms > 0) therefore behaves as
+ * before; step(0) does a bounded amount of I/O and leaves the rest, in order,
+ * to the following steps.
  */
 #include <errno.h>
 #include <math.h>
@@ -132,6 +145,12 @@ int sc_loop_step(lua_State *L, sc_loop *loop, double max_seconds) {
   if (loop->in_perform)
     return luaL_error(L, "scenario: step called from inside a transfer callback");
   loop->L = L;
+  loop->io_until = sc_now() + (max_seconds > loop->io_budget ? max_seconds : loop->io_budget);
+  if (loop->npaused > 0) {
+    loop->in_perform = 1;
+    sc_request_resume_paused(loop);
+    loop->in_perform = 0;
+  }
   for (;;) {
     int running = 0;
     double now, wait;
@@ -224,6 +243,7 @@ int sc_loop_open(lua_State *L) {
   loop->rng = ((unsigned long long)time(NULL) << 20) ^ (unsigned long long)getpid() ^
               (unsigned long long)(size_t)loop;
   if (loop->rng == 0) loop->rng = 88172645463325252ULL;
+  loop->io_budget = SC_IO_BUDGET_DEFAULT;
 
   lua_setfield(L, LUA_REGISTRYINDEX, SC_LOOP_KEY);
   lua_newtable(L);

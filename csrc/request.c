@@ -62,6 +62,8 @@ typedef struct sc_request {
   int read_errno;       /* the file body could not be read: errno, or -1 when
                            the file ended before upload_length */
   curl_off_t up_now;    /* body bytes sent in this attempt (xferinfo) */
+  int paused;           /* paused for the step's I/O budget (see loop.c) */
+  struct sc_request *next_paused;
   double elapsed;
   sc_timer retry_timer;
   char errbuf[CURL_ERROR_SIZE];
@@ -81,10 +83,61 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
   return len;
 }
 
+/* ---- the step's I/O budget (see loop.c) ---- */
+
+static void pause_for_budget(sc_request *r) {
+  sc_loop *loop = r->loop;
+  sc_request **tail = (sc_request **)&loop->paused;
+  while (*tail != NULL) tail = &(*tail)->next_paused;
+  r->next_paused = NULL;
+  *tail = r;
+  r->paused = 1;
+  loop->npaused++;
+  loop->pauses++;
+}
+
+/* Takes a request off the paused list (it ended, was cancelled or resumed). */
+static void unpause_unlink(sc_request *r) {
+  sc_request **pp;
+  if (!r->paused) return;
+  for (pp = (sc_request **)&r->loop->paused; *pp != NULL; pp = &(*pp)->next_paused) {
+    if (*pp == r) {
+      *pp = r->next_paused;
+      break;
+    }
+  }
+  r->next_paused = NULL;
+  r->paused = 0;
+  r->loop->npaused--;
+}
+
+void sc_request_resume_paused(sc_loop *loop) {
+  /* at least one transfer moves on in every step, however small the budget */
+  int first = 1;
+  loop->resuming = 1;
+  while (loop->paused != NULL && (first || sc_now() < loop->io_until)) {
+    sc_request *r = (sc_request *)loop->paused;
+    unpause_unlink(r);
+    /* libcurl hands the kept chunk to on_write from inside this call */
+    curl_easy_pause(r->easy, CURLPAUSE_CONT);
+    first = 0;
+  }
+  loop->resuming = 0;
+}
+
+static int over_budget(const sc_loop *loop) {
+  return loop->io_budget > 0 && loop->in_perform && !loop->resuming &&
+         sc_now() > loop->io_until;
+}
+
 static size_t on_write(char *p, size_t size, size_t n, void *ud) {
   sc_request *r = (sc_request *)ud;
   size_t len = size * n;
   long status = 0;
+  if (over_budget(r->loop)) {
+    pause_for_budget(r);
+    return CURL_WRITEFUNC_PAUSE;
+  }
   curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
   if (r->data_ref != LUA_NOREF && status >= 200 && status < 300) {
     lua_State *L = r->loop->L;
@@ -241,6 +294,7 @@ void sc_request_on_done(sc_loop *loop, CURL *easy, CURLcode code) {
   curl_multi_remove_handle(loop->multi, easy);
   loop->transfers--;
   if (r == NULL) return;
+  unpause_unlink(r); /* e.g. its deadline passed while it was paused */
   r->code = code;
   curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &r->status);
   r->sent = may_have_been_sent(r, code);
@@ -501,6 +555,7 @@ static int l_request(lua_State *L) {
 }
 
 static void release(lua_State *L, sc_request *r) {
+  unpause_unlink(r);
   if (r->state == ST_RUNNING && r->loop->multi) {
     curl_multi_remove_handle(r->loop->multi, r->easy);
     r->loop->transfers--;
@@ -532,6 +587,7 @@ static int l_gc(lua_State *L) {
 static int l_cancel(lua_State *L) {
   sc_request *r = check_request(L, 1);
   if (r->state == ST_RUNNING || r->state == ST_WAITING) {
+    unpause_unlink(r);
     if (r->state == ST_RUNNING) {
       curl_multi_remove_handle(r->loop->multi, r->easy);
       r->loop->transfers--;

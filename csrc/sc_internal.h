@@ -61,6 +61,8 @@ double sc_wall_now(void);
 int sc_curl_not_sent(CURLcode code);
 
 /* ---- the loop (loop.c) ---- */
+#define SC_IO_BUDGET_DEFAULT 0.0005 /* seconds of transfer I/O in a step(0) */
+
 typedef struct sc_loop {
   CURLM *multi;
   CURLSH *share;
@@ -70,6 +72,15 @@ typedef struct sc_loop {
   lua_State *L;        /* state running the current step, for callbacks */
   unsigned long long rng;
   int insecure_warned;
+  /* The I/O budget of a step (see loop.c): once `io_until` has passed, a
+     transfer that has data for its write callback is paused and queued on
+     `paused` (a list of requests, owned by request.c) until the next step. */
+  double io_budget;    /* seconds; 0 turns the budget off */
+  double io_until;     /* monotonic time the current step's budget ends */
+  int resuming;        /* paused transfers are being resumed: never pause */
+  void *paused;        /* head of the paused requests */
+  int npaused;
+  double pauses;       /* how many times a transfer was paused, ever */
 } sc_loop;
 
 double sc_now(void);
@@ -89,9 +100,12 @@ void sc_finish(lua_State *L, void *ptr);
 void sc_request_on_done(sc_loop *loop, CURL *easy, CURLcode code);
 void sc_request_on_timer(sc_loop *loop, sc_timer *t);
 int sc_request_open(lua_State *L);
+/* resumes paused transfers, oldest first, while the step's budget lasts */
+void sc_request_resume_paused(sc_loop *loop);
 
 /* ---- files (fs.c) ---- */
 int sc_mkdir_p(lua_State *L);
+int sc_fsync(lua_State *L);
 
 /* ---- user timers (timer.c) ---- */
 void sc_utimer_on_timer(sc_loop *loop, sc_timer *t);
