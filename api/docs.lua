@@ -306,7 +306,7 @@ w("# scenario-lua reference\n\n",
   "Every method takes its path parameters positionally, then one table of fields ",
   "(each routed to the query or the body as listed below; a name that is both is given in ",
   "`query = {...}` or `body = {...}`), then options: `timeout`, `max_retries`, `headers`, ",
-  "`dry_run`. `client:call(operationId, fields, options)` reaches the same operation with the ",
+  "`dry_run`, `strict`. `client:call(operationId, fields, options)` reaches the same operation with the ",
   "path parameters by name in the fields. Every call returns its result, or `nil, err`; fields ",
   "are validated before anything is sent (see the README).\n\n",
   "Flags: **deprecated** (in the document; still callable, noted once in the debug log), ",
@@ -315,6 +315,19 @@ w("# scenario-lua reference\n\n",
   "**never retried once sent** (paid or creating; retried only when the API surely did not ",
   "process it). In the tables, a nested field (`concepts[].scale`) marked required is required ",
   "when its parent is given.\n\n")
+
+-- A hand-written method that replaces a generated one (client.workflows:run)
+-- is documented inside the generated entry, not as a second entry.
+local overrides = {}
+for _, r in ipairs(resources) do
+  local names = {}
+  for _, op in ipairs(by_resource[r]) do names[op.method_name] = true end
+  local kept = {}
+  for _, h in ipairs(extra[r] or {}) do
+    if names[h.name] then overrides[r .. ":" .. h.name] = h else kept[#kept + 1] = h end
+  end
+  extra[r] = kept
+end
 
 w("## Resources\n\n")
 for _, r in ipairs(resources) do
@@ -338,6 +351,11 @@ for _, r in ipairs(resources) do
     w("`", op.method, " ", op.path, "` · operationId `", op.id, "`")
     if d.tags and d.tags[1] then w(" · ", table.concat(d.tags, ", ")) end
     w("\n\n")
+    local h = overrides[r .. ":" .. op.method_name]
+    if h then
+      w("Wrapped by a hand-written method (`lua/scenario/", h.file, "`): `client.", r, ":",
+        h.name, "(", h.params, ")`.", h.doc ~= "" and (" " .. text(h.doc)) or "", "\n\n")
+    end
     local flags = {}
     if op.deprecated then flags[#flags + 1] = "**deprecated**" end
     if op.dry_run then flags[#flags + 1] = "**dry run**" end

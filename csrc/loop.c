@@ -15,9 +15,11 @@
  * data at once, that is tens of milliseconds in one step(0), which a host's
  * frame loop cannot afford.  So a step has a budget for transfer I/O: the
  * larger of `io_budget` (core.io_budget, 0.5 ms by default) and the step's own
- * max_ms.  A transfer whose write callback is called after the budget has
- * passed is paused (CURL_WRITEFUNC_PAUSE: libcurl keeps the chunk) and queued;
- * the next step resumes the queue oldest first, as long as its budget lasts,
+ * max_ms.  When a write callback is called after the budget has passed, its
+ * transfer is paused (CURL_WRITEFUNC_PAUSE: libcurl keeps the chunk) and so is
+ * every other running transfer (curl_easy_pause before libcurl reads from it
+ * again, so that the rest of the step copies nothing more); all of them queue.
+ * The next step resumes the queue oldest first, as long as its budget lasts,
  * before it performs.  A step that waits (max_ms > 0) therefore behaves as
  * before; step(0) does a bounded amount of I/O and leaves the rest, in order,
  * to the following steps.

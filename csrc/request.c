@@ -64,6 +64,8 @@ typedef struct sc_request {
   curl_off_t up_now;    /* body bytes sent in this attempt (xferinfo) */
   int paused;           /* paused for the step's I/O budget (see loop.c) */
   struct sc_request *next_paused;
+  int linked;           /* on the loop's list of running requests */
+  struct sc_request *run_prev, *run_next;
   double elapsed;
   sc_timer retry_timer;
   char errbuf[CURL_ERROR_SIZE];
@@ -85,12 +87,34 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
 
 /* ---- the step's I/O budget (see loop.c) ---- */
 
-static void pause_for_budget(sc_request *r) {
+/* The requests in the multi handle, so that a budget that runs out can pause
+   them all at once: a transfer is paused before libcurl reads from it again,
+   instead of after it has read (and copied) its next buffer. */
+static void running_link(sc_request *r) {
   sc_loop *loop = r->loop;
-  sc_request **tail = (sc_request **)&loop->paused;
-  while (*tail != NULL) tail = &(*tail)->next_paused;
+  r->run_prev = NULL;
+  r->run_next = (sc_request *)loop->running;
+  if (r->run_next) r->run_next->run_prev = r;
+  loop->running = r;
+  r->linked = 1;
+}
+
+static void running_unlink(sc_request *r) {
+  if (!r->linked) return;
+  if (r->run_prev) r->run_prev->run_next = r->run_next;
+  else r->loop->running = r->run_next;
+  if (r->run_next) r->run_next->run_prev = r->run_prev;
+  r->run_prev = r->run_next = NULL;
+  r->linked = 0;
+}
+
+static void paused_push(sc_request *r) {
+  sc_loop *loop = r->loop;
+  if (r->paused) return;
   r->next_paused = NULL;
-  *tail = r;
+  if (loop->paused_tail) ((sc_request *)loop->paused_tail)->next_paused = r;
+  else loop->paused = r;
+  loop->paused_tail = r;
   r->paused = 1;
   loop->npaused++;
   loop->pauses++;
@@ -98,17 +122,31 @@ static void pause_for_budget(sc_request *r) {
 
 /* Takes a request off the paused list (it ended, was cancelled or resumed). */
 static void unpause_unlink(sc_request *r) {
-  sc_request **pp;
+  sc_request *prev = NULL, *it;
+  sc_loop *loop = r->loop;
   if (!r->paused) return;
-  for (pp = (sc_request **)&r->loop->paused; *pp != NULL; pp = &(*pp)->next_paused) {
-    if (*pp == r) {
-      *pp = r->next_paused;
+  for (it = (sc_request *)loop->paused; it != NULL; prev = it, it = it->next_paused) {
+    if (it == r) {
+      if (prev) prev->next_paused = r->next_paused;
+      else loop->paused = r->next_paused;
+      if (loop->paused_tail == r) loop->paused_tail = prev;
       break;
     }
   }
   r->next_paused = NULL;
   r->paused = 0;
-  r->loop->npaused--;
+  loop->npaused--;
+}
+
+/* The budget ran out while `self` had data: `self` is paused by its write
+   callback's return value, every other running transfer here. */
+static void pause_all(sc_request *self) {
+  sc_request *r;
+  paused_push(self);
+  for (r = (sc_request *)self->loop->running; r != NULL; r = r->run_next) {
+    if (r == self || r->paused) continue;
+    if (curl_easy_pause(r->easy, CURLPAUSE_RECV) == CURLE_OK) paused_push(r);
+  }
 }
 
 void sc_request_resume_paused(sc_loop *loop) {
@@ -118,7 +156,7 @@ void sc_request_resume_paused(sc_loop *loop) {
   while (loop->paused != NULL && (first || sc_now() < loop->io_until)) {
     sc_request *r = (sc_request *)loop->paused;
     unpause_unlink(r);
-    /* libcurl hands the kept chunk to on_write from inside this call */
+    /* libcurl hands a kept chunk to on_write from inside this call */
     curl_easy_pause(r->easy, CURLPAUSE_CONT);
     first = 0;
   }
@@ -135,7 +173,7 @@ static size_t on_write(char *p, size_t size, size_t n, void *ud) {
   size_t len = size * n;
   long status = 0;
   if (over_budget(r->loop)) {
-    pause_for_budget(r);
+    pause_all(r);
     return CURL_WRITEFUNC_PAUSE;
   }
   curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
@@ -225,6 +263,7 @@ static int start_attempt(sc_request *r) {
     curl_easy_setopt(r->easy, CURLOPT_CONNECTTIMEOUT_MS,
                      ms_left(r->deadline, r->connect_timeout));
   if (curl_multi_add_handle(r->loop->multi, r->easy) != CURLM_OK) return -1;
+  running_link(r);
   r->loop->transfers++;
   r->attempts++;
   r->state = ST_RUNNING;
@@ -294,6 +333,7 @@ void sc_request_on_done(sc_loop *loop, CURL *easy, CURLcode code) {
   curl_multi_remove_handle(loop->multi, easy);
   loop->transfers--;
   if (r == NULL) return;
+  running_unlink(r);
   unpause_unlink(r); /* e.g. its deadline passed while it was paused */
   r->code = code;
   curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &r->status);
@@ -556,6 +596,7 @@ static int l_request(lua_State *L) {
 
 static void release(lua_State *L, sc_request *r) {
   unpause_unlink(r);
+  running_unlink(r);
   if (r->state == ST_RUNNING && r->loop->multi) {
     curl_multi_remove_handle(r->loop->multi, r->easy);
     r->loop->transfers--;
@@ -588,6 +629,7 @@ static int l_cancel(lua_State *L) {
   sc_request *r = check_request(L, 1);
   if (r->state == ST_RUNNING || r->state == ST_WAITING) {
     unpause_unlink(r);
+    running_unlink(r);
     if (r->state == ST_RUNNING) {
       curl_multi_remove_handle(r->loop->multi, r->easy);
       r->loop->transfers--;

@@ -73,12 +73,14 @@ typedef struct sc_loop {
   unsigned long long rng;
   int insecure_warned;
   /* The I/O budget of a step (see loop.c): once `io_until` has passed, a
-     transfer that has data for its write callback is paused and queued on
-     `paused` (a list of requests, owned by request.c) until the next step. */
+     transfer that has data for its write callback pauses every running
+     transfer; they queue on `paused` (owned by request.c) for later steps. */
   double io_budget;    /* seconds; 0 turns the budget off */
   double io_until;     /* monotonic time the current step's budget ends */
   int resuming;        /* paused transfers are being resumed: never pause */
-  void *paused;        /* head of the paused requests */
+  void *running;       /* the requests in the multi handle (request.c) */
+  void *paused;        /* head of the paused requests, oldest first */
+  void *paused_tail;
   int npaused;
   double pauses;       /* how many times a transfer was paused, ever */
 } sc_loop;

@@ -39,12 +39,15 @@ build = {
     ["scenario.log"] = "lua/scenario/log.lua",
     ["scenario.loop"] = "lua/scenario/loop.lua",
     ["scenario.pager"] = "lua/scenario/pager.lua",
+    ["scenario.pipeline"] = "lua/scenario/pipeline.lua",
     ["scenario.operations"] = "lua/scenario/operations.lua",
     ["scenario.progress"] = "lua/scenario/progress.lua",
     ["scenario.resources"] = "lua/scenario/resources.lua",
     ["scenario.uploads"] = "lua/scenario/uploads.lua",
     ["scenario.util"] = "lua/scenario/util.lua",
     ["scenario.validate"] = "lua/scenario/validate.lua",
+    ["scenario.workflow"] = "lua/scenario/workflow.lua",
+    ["scenario.workflows"] = "lua/scenario/workflows.lua",
     ["scenario.core"] = {
       sources = {
         "csrc/buf.c", "csrc/heap.c", "csrc/retry.c", "csrc/loop.c",

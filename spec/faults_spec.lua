@@ -109,19 +109,8 @@ local function sh(cmd)
   assert(os.execute(require("support.native") .. cmd), "command failed: " .. cmd)
 end
 
-local function files_in(dir)
-  local p = io.popen("ls -A " .. dir)
-  local names = {}
-  for name in p:lines() do names[#names + 1] = name end
-  p:close()
-  return names
-end
-
-local function exists(path)
-  local f = io.open(path, "rb")
-  if f then f:close() end
-  return f ~= nil
-end
+local files = require "support.files"
+local files_in, exists = files.ls, files.exists
 
 describe("fault matrix", function()
   local sim, client, job, asset, dir, secrets

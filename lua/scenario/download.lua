@@ -38,9 +38,21 @@ local function ensure_dir(dir)
 end
 M.ensure_dir = ensure_dir
 
+-- Closes and removes a download's temporary file, however the download ends:
+-- an error, a user callback raising, or its coroutine closed by loop.cancel
+-- (a gather stopping its tasks). After the rename there is nothing to remove.
+local TempFile = {
+  __close = function(t)
+    if io.type(t.f) == "file" then t.f:close() end
+    if t.path then os.remove(t.path) end
+  end,
+}
+
 --- Downloads url to path. opts: timeout (default 600 s), headers,
--- on_progress(bytes_received, path) after every chunk (must not yield).
--- Returns path or nil, err.
+-- on_progress(bytes_received, path) after every chunk (runs inside the
+-- transfer: must not yield). An error raised by on_progress aborts the
+-- transfer, removes the partial file and is re-raised from this call,
+-- unchanged. Returns path or nil, err.
 function M.url(client, url, path, opts)
   opts = opts or {}
   local tmp = string.format("%s.part-%d", path, math.random(1, 1 << 30))
@@ -48,6 +60,7 @@ function M.url(client, url, path, opts)
   if not f then
     return nil, errors.new { kind = "io", message = "cannot write " .. tmp .. ": " .. tostring(ferr) }
   end
+  local temp <close> = setmetatable({ f = f, path = tmp }, TempFile)
   local received, write_err = 0, nil
   local on_progress = opts.on_progress
   local req = core.request {
@@ -70,11 +83,12 @@ function M.url(client, url, path, opts)
   local res, cerr = req:result()
   if res and res.status >= 200 and res.status < 300 then
     local ok, rerr = os.rename(tmp, path)
-    if ok then return path end
-    os.remove(tmp)
+    if ok then
+      temp.path = nil
+      return path
+    end
     return nil, errors.new { kind = "io", message = "cannot rename to " .. path .. ": " .. tostring(rerr) }
   end
-  os.remove(tmp)
   if write_err then
     return nil, errors.new { kind = "io", message = "cannot write " .. path .. ": " .. tostring(write_err) }
   end
@@ -91,6 +105,8 @@ end
 
 --- Downloads asset records into dir, `concurrency` at once (default 4).
 -- Returns the list of paths in asset order, or nil, first error, paths written.
+-- An error raised by opts.on_progress stops every other download at once
+-- (their partial files removed) and is re-raised from this call, unchanged.
 function M.assets(client, assets, dir, opts)
   opts = opts or {}
   local ok, err = ensure_dir(dir)

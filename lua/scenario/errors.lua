@@ -12,6 +12,7 @@ M.KINDS = {
   validation = true, auth = true, forbidden = true, not_found = true,
   rate_limit = true, api = true, server = true, timeout = true,
   connection = true, job_failed = true, job_canceled = true, io = true,
+  budget = true, pipeline = true, -- scenario.pipeline: over max_cost; failed steps
 }
 
 function Error.__tostring(e)

@@ -20,13 +20,16 @@ function M.new(opts)
   return client.new(opts)
 end
 
-M.spawn = loop.spawn
+M.spawn = loop.spawn   -- returns the coroutine; scenario.cancel(co) stops it
+M.cancel = loop.cancel
 M.step = loop.step
 M.run = loop.run
 M.sleep = loop.sleep
 
 -- scenario.on_error(err, traceback) receives errors raised inside spawned
--- coroutines; assign a function to replace the default (stderr).
+-- coroutines (the user's own value, unchanged, once the coroutine's waits are
+-- cancelled); assign a function to replace the default (stderr). An error it
+-- raises in turn is written to stderr and dropped.
 setmetatable(M, {
   __index = function(_, k)
     if k == "on_error" then return loop.on_error end

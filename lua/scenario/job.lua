@@ -98,6 +98,50 @@ function Job:asset_ids()
   return ids
 end
 
+--- The nodes of a workflow run, from metadata.flow: a list of
+-- { id, type, status, assets = { { assetId, url }, ... }, jobId } (empty
+-- for other jobs).
+function Job:nodes()
+  local meta = self.record and self.record.metadata
+  local out = {}
+  if type(meta) ~= "table" or type(meta.flow) ~= "table" then return out end
+  for _, n in ipairs(meta.flow) do
+    if type(n) == "table" then
+      out[#out + 1] = { id = n.id, type = n.type, status = n.status, jobId = n.jobId,
+        assets = type(n.assets) == "table" and n.assets or {} }
+    end
+  end
+  return out
+end
+
+-- "id=status,..." of a workflow run's nodes: a change is progress too
+local function node_statuses(self)
+  local meta = self.record and self.record.metadata
+  if type(meta) ~= "table" or type(meta.flow) ~= "table" then return "" end
+  local parts = {}
+  for _, n in ipairs(meta.flow) do
+    if type(n) == "table" then parts[#parts + 1] = tostring(n.id) .. "=" .. tostring(n.status) end
+  end
+  return table.concat(parts, ",")
+end
+
+--- Releases the user-approval node `node_id` of this workflow run
+-- (PUT /workflows/{id}/user-approval). Returns the job or nil, err.
+function Job:approve(node_id, opts)
+  local meta = type(self.record) == "table" and self.record.metadata
+  meta = type(meta) == "table" and meta or {}
+  local wid = self.workflow_id or meta.workflowId
+  if type(wid) ~= "string" then
+    return nil, errors.new { kind = "validation", operation = "PutWorkflowUserApprovalByWorkflowId",
+      message = "job " .. tostring(self.id) .. " is not a workflow run (no metadata.workflowId)" }
+  end
+  local body, err = self.client.workflows:approve(wid,
+    { workflowJobId = meta.workflowJobId or self.id, nodeId = node_id }, opts)
+  if not body then return nil, err end
+  if type(body.job) == "table" then self:_update(body.job) end
+  return self
+end
+
 local function job_error(self)
   local outcome = self:outcome()
   local reason = self.record and (self.record.error or self.record.errorMessage
@@ -116,10 +160,13 @@ end
 local TRANSIENT = { server = true, connection = true, timeout = true, rate_limit = true }
 
 --- Waits for the job to end. opts: timeout (s, default 600), on_progress
--- (fn(job) on every change of status or progress), cancel_on_timeout,
+-- (fn(job) on every change of status or progress, or of the status of a
+-- node of a workflow run), cancel_on_timeout,
 -- poll_interval, poll_gate (a loop.semaphore shared by many waits).
 -- Returns the job, or nil, err (job_failed, job_canceled,
--- timeout, or the error that stopped polling).
+-- timeout, or the error that stopped polling). An error raised by
+-- on_progress comes out of this call unchanged; it runs between polls, so
+-- no request is in flight then.
 function Job:wait(opts)
   opts = opts or {}
   local client = self.client
@@ -127,12 +174,13 @@ function Job:wait(opts)
   local now = core.now
   local deadline = now() + timeout
   local interval = opts.poll_interval or client.poll_interval
-  local last_status, last_progress
+  local last_status, last_progress, last_nodes
   local gate = opts.poll_gate
   local warned_unknown = false
   while true do
-    if self.status ~= last_status or self.progress ~= last_progress then
-      last_status, last_progress = self.status, self.progress
+    local nodes = node_statuses(self)
+    if self.status ~= last_status or self.progress ~= last_progress or nodes ~= last_nodes then
+      last_status, last_progress, last_nodes = self.status, self.progress, nodes
       if opts.on_progress then opts.on_progress(self) end
     end
     local outcome = self:outcome()
@@ -157,12 +205,15 @@ function Job:wait(opts)
     pause = math.min(pause, left)
     loop.sleep(pause)
     interval = math.min(interval * 1.5, MAX_POLL_INTERVAL)
-    if gate then gate.acquire() end
     -- no retries inside a poll: the loop polls again anyway, and a 429 must
     -- reach it at once to hold back every poll sharing the gate
-    local ok, err = self:refresh { timeout = math.max(1, math.min(client.timeout, deadline - now())),
-      max_retries = 0 }
-    if gate then gate.release() end
+    local ok, err
+    do -- the gate's permit goes back however the poll ends (also when a
+       -- gather closes this wait because another task raised)
+      local _ <close> = gate and gate.acquire()
+      ok, err = self:refresh { timeout = math.max(1, math.min(client.timeout, deadline - now())),
+        max_retries = 0 }
+    end
     if not ok then
       if not TRANSIENT[err.kind] then return nil, err end
       if err.kind == "rate_limit" then

@@ -14,6 +14,9 @@ end
 --- client.jobs:wait_all(jobs, opts) --> jobs, errors_by_job_id
 -- Waits for every job on the one loop; opts as job:wait (timeout,
 -- on_progress), plus concurrency (polls in flight, default 16).
+-- An error raised by on_progress (for any job) stops every other wait at
+-- once (polls and pauses cancelled) and is re-raised from this call,
+-- unchanged; the jobs themselves run on at the API.
 function Jobs.wait_all(_, jobs, opts)
   opts = opts or {}
   local gate = loop.semaphore(opts.concurrency or 16)

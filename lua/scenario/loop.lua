@@ -3,14 +3,30 @@
 -- (a request, a poll, a pause) yields to the loop instead of blocking.
 -- Outside a spawned coroutine the same calls block by stepping the loop
 -- themselves, so spawned work keeps moving while the main code waits.
+--
+-- User callbacks that raise (on_progress of job:wait, wait_all, downloads and
+-- uploads; on_data of core.request): the user's own error value is re-raised,
+-- unchanged, from the call that took the callback, once everything that call
+-- started has stopped: its transfers and timers are cancelled, the coroutines
+-- it spawned are closed, temporary files are removed. `gather` is where that
+-- happens for concurrent work: the first task to raise stops the others at
+-- once (`cancel`), and the error comes out of `gather`. A spawned coroutine
+-- that raises goes to `on_error`; other spawned coroutines carry on.
+--
+-- How a wait is stopped: `await` holds a to-be-closed guard while it yields,
+-- so closing the coroutine (`cancel`, or Lua's own coroutine.close) cancels the
+-- request or timer it was waiting on and forgets the wait; `gather` holds one
+-- that closes its workers, so closing nests; a semaphore's permit and a queued
+-- acquire are guarded the same way, so no permit is lost.
 local core = require "scenario.core"
 
 local M = {}
 
 local WAIT = {}                                    -- sentinel yielded while waiting
-local waiting = {}                                 -- handle -> coroutine
-local spawned = setmetatable({}, { __mode = "k" }) -- coroutine -> true
-local ready = {}                                   -- coroutines that yielded on their own
+local waiting = {}                                 -- core handle -> coroutine
+local waits = {}                                   -- coroutine -> what it awaits
+local spawned = setmetatable({}, { __mode = "k" }) -- coroutine -> true, while alive
+local ready = {}                                   -- coroutines to resume next step
 -- finished handles not yet dispatched: a queue of backlog[head..tail]
 local backlog, head, tail = {}, 1, 0
 
@@ -19,20 +35,31 @@ local backlog, head, tail = {}, 1, 0
 -- calling step(0) is never held up by many transfers finishing at once.
 M.BUDGET = 0.001
 
---- Called with (err, traceback) when a spawned coroutine raises.
+--- Called with (err, traceback) when a spawned coroutine raises. If it raises
+-- in turn, that error is written to stderr and dropped.
 function M.on_error(err, traceback)
   io.stderr:write("scenario: error in a spawned coroutine: ", tostring(err), "\n",
     traceback or "", "\n")
 end
 
+local function report(err, traceback)
+  local ok, herr = pcall(M.on_error, err, traceback)
+  if not ok then
+    io.stderr:write("scenario: on_error raised: ", tostring(herr), "\n")
+  end
+end
+
 local function resume(co, ...)
+  -- a coroutine closed while it sat in `ready` or in a step's batch
+  if coroutine.status(co) ~= "suspended" then return end
   local ok, res = coroutine.resume(co, ...)
   if not ok then
     spawned[co] = nil
-    local handler_ok, herr = pcall(M.on_error, res, debug.traceback(co))
-    if not handler_ok then
-      io.stderr:write("scenario: on_error raised: ", tostring(herr), "\n")
-    end
+    local traceback = debug.traceback(co)
+    -- a coroutine that dies of an error does not unwind its stack: closing it
+    -- runs its pending <close> guards (whatever it still waited on is cancelled)
+    coroutine.close(co)
+    report(res, traceback)
   elseif coroutine.status(co) == "dead" then
     spawned[co] = nil
   elseif res ~= WAIT then
@@ -40,7 +67,8 @@ local function resume(co, ...)
   end
 end
 
---- Runs fn(...) in a new coroutine, started at once. Returns the coroutine.
+--- Runs fn(...) in a new coroutine, started at once. Returns the coroutine,
+-- which `cancel` stops.
 function M.spawn(fn, ...)
   local co = coroutine.create(fn)
   spawned[co] = true
@@ -52,6 +80,41 @@ end
 function M.in_spawned()
   local co, main = coroutine.running()
   return not main and spawned[co] == true
+end
+
+--- Stops a suspended coroutine now (Lua's coroutine.close): the request or
+-- timer it waits on is cancelled, the workers of a `gather` it waits in are
+-- closed as well, and it is never resumed. Coroutines it spawned itself run
+-- on. Returns true when co is dead afterwards, false when it cannot be
+-- closed from here (it is running, or resumed the caller).
+function M.cancel(co)
+  local st = coroutine.status(co)
+  if st ~= "suspended" and st ~= "dead" then return false end
+  spawned[co] = nil
+  for i = #ready, 1, -1 do
+    if ready[i] == co then table.remove(ready, i) end
+  end
+  if st == "suspended" then
+    local ok, err = coroutine.close(co)
+    if not ok then report(err) end                 -- a <close> handler raised
+  end
+  local h = waits[co]                              -- a wait made without `await`
+  if h ~= nil then
+    waits[co] = nil
+    if waiting[h] == co then waiting[h] = nil end
+  end
+  return true
+end
+
+--- What the scheduler holds: live spawned coroutines, coroutines waiting,
+-- coroutines ready to run, finished handles not yet dispatched.
+function M.stats()
+  local s = { spawned = 0, waiting = 0, ready = #ready, backlog = tail - head + 1 }
+  for co in pairs(spawned) do
+    if coroutine.status(co) ~= "dead" then s.spawned = s.spawned + 1 end
+  end
+  for _ in pairs(waits) do s.waiting = s.waiting + 1 end
+  return s
 end
 
 --- Advances every transfer, timer and coroutine; returns within max_ms
@@ -90,50 +153,109 @@ function M.run()
   while M.step(1000) > 0 do end
 end
 
---- Waits until a core handle (request or timer) is done: yields inside a
--- spawned coroutine, drives the loop otherwise.
+local Event = {}
+Event.__index = Event
+
+-- Held by `await` while a coroutine yields: when the coroutine is closed
+-- before the handle is done, the wait is forgotten and the handle cancelled.
+local AwaitGuard = {
+  __close = function(g)
+    local h, co = g.handle, g.co
+    if waits[co] == h then waits[co] = nil end
+    if getmetatable(h) == Event then
+      local ws = h.waiters
+      for i = #ws, 1, -1 do
+        if ws[i] == co then table.remove(ws, i) end
+      end
+    else
+      if waiting[h] == co then waiting[h] = nil end
+      if not h:done() then h:cancel() end
+    end
+  end,
+}
+
+--- Waits until a core handle (request or timer) or an event is done: yields
+-- inside a spawned coroutine, drives the loop otherwise.
 function M.await(handle)
   if handle:done() then return end
   if M.in_spawned() then
-    waiting[handle] = coroutine.running()
+    local co = coroutine.running()
+    local _ <close> = setmetatable({ handle = handle, co = co }, AwaitGuard)
+    waits[co] = handle
+    if getmetatable(handle) == Event then
+      local ws = handle.waiters
+      ws[#ws + 1] = co
+    else
+      waiting[handle] = co
+    end
     while not handle:done() do coroutine.yield(WAIT) end
   else
     while not handle:done() do M.step(1000) end
   end
 end
 
-local Event = {}
-Event.__index = Event
-
 function Event:done() return self.is_set end
 
---- Wakes whoever awaits the event.
+--- Wakes whoever awaits the event (every waiter, in the order they came).
 function Event:set()
   if self.is_set then return end
   self.is_set = true
-  local co = waiting[self]
-  if co then
-    waiting[self] = nil
-    ready[#ready + 1] = co
+  local ws = self.waiters
+  self.waiters = {}
+  for i = 1, #ws do
+    waits[ws[i]] = nil
+    ready[#ready + 1] = ws[i]
   end
 end
 
 --- A one-shot condition that `await` can wait on, set from Lua code.
 function M.event()
-  return setmetatable({ is_set = false }, Event)
+  return setmetatable({ is_set = false, waiters = {} }, Event)
 end
 
+-- A semaphore's permit: closing it (`local p <close> = s.acquire()`) releases it.
+local Permit = {
+  __close = function(p)
+    if not p.released then
+      p.released = true
+      p.sem.release()
+    end
+  end,
+}
+Permit.__index = { release = Permit.__close }
+
+-- Held while an acquire waits in the queue: a waiter closed before it got
+-- its permit leaves the queue, or passes on the permit handed to it meanwhile.
+local QueueGuard = {
+  __close = function(g)
+    if g.got then return end
+    local s, ev = g.sem, g.ev
+    if ev.is_set then
+      s.release()
+    else
+      for i = #s.queue, 1, -1 do
+        if s.queue[i] == ev then table.remove(s.queue, i) end
+      end
+    end
+  end,
+}
+
 --- A counting semaphore: at most n holders at once; waiters queue in order.
+-- s.acquire() returns a permit: close it (a <close> variable, or
+-- permit:release()) or call s.release(), once.
 function M.semaphore(n)
   local s = { free = n, queue = {} }
   function s.acquire()
     if s.free > 0 then
       s.free = s.free - 1
-      return
+    else
+      local ev = M.event()
+      s.queue[#s.queue + 1] = ev
+      local guard <close> = setmetatable({ sem = s, ev = ev }, QueueGuard)
+      M.await(ev)
+      guard.got = true
     end
-    local ev = M.event()
-    s.queue[#s.queue + 1] = ev
-    M.await(ev)
+    return setmetatable({ sem = s }, Permit)
   end
   function s.release()
     local ev = table.remove(s.queue, 1)
@@ -142,9 +264,19 @@ function M.semaphore(n)
   return s
 end
 
+local function cancel_all(list)
+  for i = 1, #list do M.cancel(list[i]) end
+end
+
+-- Held by `gather` while it waits: closing the coroutine that runs a gather
+-- closes its workers too.
+local Workers = { __close = function(w) cancel_all(w) end }
+
 --- Runs every function of `tasks` with at most `concurrency` at once, on the
--- loop; waits for all. Returns a list of { ok, result1, result2 } per task.
--- An error raised by a task is re-raised here once every task has ended.
+-- loop; waits for all. Returns a list of { result1, result2 } per task.
+-- The first error raised by a task stops the other tasks at once (their
+-- requests and timers cancelled, their coroutines closed) and is re-raised
+-- here, unchanged.
 function M.gather(tasks, concurrency)
   local n = #tasks
   local results = {}
@@ -154,22 +286,27 @@ function M.gather(tasks, concurrency)
   local all = M.event()
   local raised
   local function worker()
-    while next_i <= n do
+    while next_i <= n and not raised do
       local i = next_i
       next_i = i + 1
       local ok, a, b = pcall(tasks[i])
-      if ok then results[i] = { a, b }
-      else
-        results[i] = { nil, a }
-        raised = raised or { a }
+      if ok then
+        results[i] = { a, b }
+      elseif not raised then
+        raised = { a }
+        all:set()
       end
     end
     finished = finished + 1
     if finished == workers then all:set() end
   end
-  for _ = 1, workers do M.spawn(worker) end
+  local cos <close> = setmetatable({}, Workers)
+  for k = 1, workers do cos[k] = M.spawn(worker) end
   M.await(all)
-  if raised then error(raised[1], 0) end
+  if raised then
+    cancel_all(cos)
+    error(raised[1], 0)
+  end
   return results
 end
 

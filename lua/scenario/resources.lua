@@ -4,7 +4,7 @@
 --   client.models.presets:create(modelId, fields, options)
 -- Path parameters come first, positionally (or by name in fields), then one
 -- table of fields routed to query or body by the document, then options:
--- timeout, max_retries, headers, dry_run.
+-- timeout, max_retries, headers, dry_run, strict.
 local operations = require "scenario.operations"
 local validate = require "scenario.validate"
 local errors = require "scenario.errors"
@@ -16,7 +16,9 @@ local M = {}
 -- Operations whose answer is a job to wait on.
 local RETURNS_JOB = { PutWorkflowRunByWorkflowId = true, GetJobId = true }
 
-local OPTION_KEYS = { timeout = true, max_retries = true, headers = true, dry_run = true }
+-- strict: overrides the client's strict mode for one call
+local OPTION_KEYS = { timeout = true, max_retries = true, headers = true, dry_run = true,
+  strict = true }
 
 local function validation_error(op, problems)
   return errors.new { kind = "validation", operation = op.id, problems = problems,
@@ -48,7 +50,9 @@ function M.call(client, op, fields, options)
   if type(fields) ~= "table" then
     return nil, validation_error(op, { "fields: must be a table (got " .. type(fields) .. ")" })
   end
-  local routed, vproblems = validate.check(op, fields, { strict = client.strict })
+  local strict = client.strict
+  if options.strict ~= nil then strict = options.strict end
+  local routed, vproblems = validate.check(op, fields, { strict = strict })
   if not routed then return nil, validation_error(op, vproblems) end
   if routed.unknown and #routed.unknown > 0 then
     client.log("debug", "%s: sending fields the API document does not list: %s", op.id,
@@ -159,7 +163,7 @@ function M.attach(client)
 end
 
 -- hand-written methods that extend the generated classes
-M.extensions = { "scenario.assets", "scenario.jobs", "scenario.uploads" }
+M.extensions = { "scenario.assets", "scenario.jobs", "scenario.uploads", "scenario.workflows" }
 
 --- client:call(operationId, fields, options)
 function M.call_by_id(client, id, fields, options)

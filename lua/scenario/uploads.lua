@@ -269,6 +269,9 @@ local function part_error(client, up_id, p, res, cerr)
     message = client:redact(where .. ": " .. tostring(cerr.message)), retryable = kind ~= "io" }
 end
 
+-- closes the coroutine sending the parts (see send_parts)
+local STOP_PARTS = { __close = function(t) loop.cancel(t[1]) end }
+
 -- Sends every part. Returns true or nil, err.
 local function send_parts(self, plan, up, ctx)
   local client = self.client
@@ -404,25 +407,30 @@ local function send_parts(self, plan, up, ctx)
   else
     -- the parts run in a coroutine of their own while this one reports
     -- progress, so that on_progress runs here (never inside libcurl) and an
-    -- error it raises comes out of this call, once the transfers are stopped
+    -- error it raises comes out of this call, unchanged, once the parts are
+    -- stopped: closing their coroutine cancels every part in flight (and any
+    -- retry pause or URL refresh). The guard does the same when this call's
+    -- own coroutine is closed (loop.cancel, or a gather stopping its tasks).
     local finished, raised, tick = false, nil, nil
-    loop.spawn(function()
+    local parts = loop.spawn(function()
       local ok, e = pcall(loop.gather, tasks, ctx.concurrency)
       if not ok then raised = { e } end
       finished = true
       if tick then tick:cancel() end
     end)
-    local ok, perr = pcall(report)
+    local _ <close> = setmetatable({ parts }, STOP_PARTS)
     while not finished do
-      if not ok then fail({ callback_error = perr }) end
+      local ok, perr = pcall(report)
+      if not ok then
+        loop.cancel(parts)
+        error(perr, 0)
+      end
       if not finished then
         tick = core.timer(PROGRESS_INTERVAL)
         loop.await(tick)
         tick = nil
       end
-      if ok and not finished then ok, perr = pcall(report) end
     end
-    if not ok then error(perr, 0) end
     if raised then error(raised[1], 0) end
   end
   if state.failed then return nil, state.failed end
@@ -482,6 +490,9 @@ end
 -- part_size (8 MiB; at least 5 MiB), concurrency (4), on_progress(sent, total),
 -- asset_options (the API's assetOptions), timeout (the whole call, 3600 s),
 -- part_timeout (each part's sending, retries included), poll_interval.
+-- on_progress runs in the caller's coroutine, never inside libcurl; an error
+-- it raises stops every part in flight and is then re-raised from this call,
+-- unchanged (the upload is left incomplete: it is never marked complete).
 function Uploads:file(path, opts)
   local o, oerr = check_options(opts, FILE_OPTIONS)
   if not o then return nil, oerr end
@@ -520,10 +531,10 @@ function Uploads:data(bytes, opts)
     os.remove(tmp)
     return nil, errors.new { kind = "io", message = "cannot write a temporary file " .. tmp .. ": " .. tostring(werr) }
   end
-  local res = table.pack(pcall(Uploads.file, self, tmp, copy))
-  os.remove(tmp)
-  if not res[1] then error(res[2], 0) end
-  return table.unpack(res, 2, res.n)
+  -- removed however the call ends: a result, an error (on_progress raising),
+  -- or this call's coroutine closed
+  local _ <close> = setmetatable({}, { __close = function() os.remove(tmp) end })
+  return Uploads.file(self, tmp, copy)
 end
 
 local URL_OPTIONS = { kind = "string", file_name = "string", asset_options = "table",
