@@ -43,7 +43,8 @@ static const char *SCRIPT =
   "    state.done = state.done + 1\n"
   "  end)\n"
   "end\n"
-  "function in_flight() return core.pending() end\n";
+  "function in_flight() return core.pending() end\n"
+  "function io_paused() local now, ever = core.io_deferred(); return now * 1000000 + ever end\n";
 
 static double now(void) {
   struct timespec ts;
@@ -72,6 +73,15 @@ static int in_flight(lua_State *L) {
   int v = -1;
   lua_getglobal(L, "in_flight");
   if (lua_pcall(L, 0, 1, 0) == LUA_OK) v = (int)lua_tointeger(L, -1);
+  lua_pop(L, 1);
+  return v;
+}
+
+/* B5_TRACE: ready sockets left for the next step (last step), and ever */
+static long long io_paused(lua_State *L) {
+  long long v = -1;
+  lua_getglobal(L, "io_paused");
+  if (lua_pcall(L, 0, 1, 0) == LUA_OK) v = (long long)lua_tointeger(L, -1);
   lua_pop(L, 1);
   return v;
 }
@@ -108,14 +118,19 @@ int main(int argc, char **argv) {
   start = next = now();
   while (now() - start < seconds && frames < MAX_FRAMES) {
     double t0 = now(), dt;
+    long long before = trace ? io_paused(L) : 0;
     if (scenario_step(L, 0) != 0) {
       fprintf(stderr, "b5_host: step failed: %s\n", lua_tostring(L, -1));
       lua_pop(L, 1);
       errors++;
     }
     dt = now() - t0;
-    if (trace && dt > 0.001)
-      fprintf(stderr, "frame %d at %.3f s: %.3f ms in step\n", frames, t0 - start, dt * 1000);
+    if (trace && dt > 0.001) {
+      long long after = io_paused(L);
+      fprintf(stderr, "frame %d at %.3f s: %.3f ms in step; deferred %lld -> %lld, %lld deferrals\n",
+              frames, t0 - start, dt * 1000, before / 1000000, after / 1000000,
+              after % 1000000 - before % 1000000);
+    }
     spent[frames++] = dt;
     total += dt;
     int f = in_flight(L);                /* outside the timed step */

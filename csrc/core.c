@@ -9,7 +9,7 @@
      core.fsync(path)    flush a file or directory to the disk (fs.c)
      core.io_budget([ms]) the transfer I/O a step(0) may do (loop.c); returns
                          the budget in force before the call, in ms
-     core.io_paused()    transfers paused for the budget now, and pauses ever
+     core.io_deferred()  ready sockets the last step left for the next, and ever
      core.curl_version   libcurl's version string
      core.retry_after(value) / core.backoff(n, jitter)   the retry policy's numbers */
 #include <time.h>
@@ -39,10 +39,10 @@ static int l_io_budget(lua_State *L) {
   return 1;
 }
 
-static int l_io_paused(lua_State *L) {
+static int l_io_deferred(lua_State *L) {
   sc_loop *loop = sc_loop_get(L);
-  lua_pushinteger(L, loop->npaused);
-  lua_pushinteger(L, (lua_Integer)loop->pauses);
+  lua_pushinteger(L, loop->deferred);
+  lua_pushinteger(L, (lua_Integer)loop->deferrals);
   return 2;
 }
 
@@ -75,7 +75,7 @@ int luaopen_scenario_core(lua_State *L) {
     {"step", l_step}, {"pending", l_pending}, {"now", l_now}, {"time", l_time},
     {"retry_after", l_retry_after}, {"backoff", l_backoff}, {"mkdir", sc_mkdir_p},
     {"fsync", sc_fsync},
-    {"io_budget", l_io_budget}, {"io_paused", l_io_paused},
+    {"io_budget", l_io_budget}, {"io_deferred", l_io_deferred},
     {NULL, NULL}};
   sc_loop_open(L);
   luaL_newlib(L, funcs);

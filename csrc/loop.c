@@ -9,20 +9,23 @@
  * kept alive by the anchor table, which maps their C pointer to their
  * userdata, so that Lua may drop its own reference to a running request.
  *
- * The I/O budget.  One curl_multi_perform reads every ready transfer until it
- * would block, and every chunk goes to its write callback (for streamed
- * downloads, a Lua function writing a file).  When a hundred transfers have
- * data at once, that is tens of milliseconds in one step(0), which a host's
- * frame loop cannot afford.  So a step has a budget for transfer I/O: the
- * larger of `io_budget` (core.io_budget, 0.5 ms by default) and the step's own
- * max_ms.  When a write callback is called after the budget has passed, its
- * transfer is paused (CURL_WRITEFUNC_PAUSE: libcurl keeps the chunk) and so is
- * every other running transfer (curl_easy_pause before libcurl reads from it
- * again, so that the rest of the step copies nothing more); all of them queue.
- * The next step resumes the queue oldest first, as long as its budget lasts,
- * before it performs.  A step that waits (max_ms > 0) therefore behaves as
- * before; step(0) does a bounded amount of I/O and leaves the rest, in order,
- * to the following steps.
+ * Transfers are driven socket by socket: libcurl tells the loop which
+ * sockets to watch (CURLMOPT_SOCKETFUNCTION) and when it wants its timeout
+ * action (CURLMOPT_TIMERFUNCTION); a step polls those sockets without waiting
+ * and hands each ready one to curl_multi_socket_action, which reads and writes
+ * that transfer until it would block (its write callback running for each
+ * chunk: for a streamed download, the file write).
+ *
+ * The I/O budget.  When a hundred transfers have data at once, serving every
+ * ready socket is tens of milliseconds, which a host's frame loop cannot afford
+ * in one step(0).  So a step has a budget for transfer I/O: the larger of
+ * `io_budget` (core.io_budget, 0.5 ms by default) and the step's own max_ms.
+ * Once it has passed, the ready sockets not served yet are left alone: poll is
+ * level-triggered, so the next step finds them ready again, and it starts
+ * after the last socket served (round robin by descriptor), so that every
+ * transfer gets its turn.  A step that waits (max_ms > 0) therefore behaves as
+ * before; step(0) does a bounded amount of I/O (the budget, plus what one
+ * socket had ready) and leaves the rest to the following steps.
  */
 #include <errno.h>
 #include <math.h>
@@ -139,29 +142,105 @@ static void sleep_for(double seconds) {
   while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
 }
 
+/* ---- libcurl's sockets and timeout (CURLMOPT_SOCKETFUNCTION / TIMERFUNCTION) ---- */
+
+static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp) {
+  sc_loop *loop = (sc_loop *)userp;
+  int i;
+  (void)easy;
+  (void)socketp;
+  for (i = 0; i < loop->npfds && loop->pfds[i].fd != s; i++) {}
+  if (what == CURL_POLL_REMOVE) {
+    if (i < loop->npfds) loop->pfds[i] = loop->pfds[--loop->npfds];
+    return 0;
+  }
+  if (i == loop->npfds) {
+    if (loop->npfds == loop->cap_pfds) {
+      int cap = loop->cap_pfds ? loop->cap_pfds * 2 : 16;
+      struct pollfd *p = realloc(loop->pfds, (size_t)cap * sizeof *p);
+      if (p == NULL) return -1;
+      loop->pfds = p;
+      loop->cap_pfds = cap;
+    }
+    loop->pfds[i].fd = s;
+    loop->npfds++;
+  }
+  loop->pfds[i].events = (short)(((what & CURL_POLL_IN) ? POLLIN : 0) |
+                                 ((what & CURL_POLL_OUT) ? POLLOUT : 0));
+  loop->pfds[i].revents = 0;
+  return 0;
+}
+
+static int on_timeout(CURLM *multi, long timeout_ms, void *userp) {
+  sc_loop *loop = (sc_loop *)userp;
+  (void)multi;
+  loop->curl_due = timeout_ms < 0 ? -1.0 : sc_now() + (double)timeout_ms / 1000.0;
+  return 0;
+}
+
+static int by_fd(const void *a, const void *b) {
+  int x = ((const struct pollfd *)a)->fd, y = ((const struct pollfd *)b)->fd;
+  return (x > y) - (x < y);
+}
+
+/* Waits up to wait_ms for the watched sockets, then serves the ready ones,
+   starting after the last socket served, until the step's budget is spent. */
+static void serve_sockets(sc_loop *loop, int wait_ms) {
+  int running = 0, n, count = 0, first = 0, k;
+  if (loop->curl_due >= 0 && sc_now() >= loop->curl_due) {
+    loop->curl_due = -1;
+    curl_multi_socket_action(loop->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+  }
+  n = poll(loop->pfds, (nfds_t)loop->npfds, wait_ms);
+  if (n <= 0) return;
+  /* a snapshot: serving a socket may add, change or remove watched ones */
+  if (loop->cap_ready < loop->npfds) {
+    struct pollfd *p = realloc(loop->ready, (size_t)loop->npfds * sizeof *p);
+    if (p == NULL) return; /* served by a later step */
+    loop->ready = p;
+    loop->cap_ready = loop->npfds;
+  }
+  for (k = 0; k < loop->npfds; k++)
+    if (loop->pfds[k].revents != 0) loop->ready[count++] = loop->pfds[k];
+  qsort(loop->ready, (size_t)count, sizeof *loop->ready, by_fd);
+  while (first < count && loop->ready[first].fd <= loop->last_fd) first++;
+  loop->deferred = 0;
+  for (k = 0; k < count; k++) {
+    const struct pollfd *p = &loop->ready[(first + k) % count];
+    int mask = 0;
+    if (k > 0 && loop->io_budget > 0 && sc_now() > loop->io_until) {
+      loop->deferred = count - k;
+      loop->deferrals += count - k;
+      return;
+    }
+    if (p->revents & (POLLIN | POLLHUP)) mask |= CURL_CSELECT_IN;
+    if (p->revents & POLLOUT) mask |= CURL_CSELECT_OUT;
+    if (p->revents & (POLLERR | POLLNVAL)) mask |= CURL_CSELECT_ERR;
+    loop->last_fd = p->fd;
+    curl_multi_socket_action(loop->multi, p->fd, mask, &running);
+  }
+}
+
 /* Pushes the list of finished objects.  Returns as soon as something finished,
    when max_seconds have passed, or when nothing is left to wait for. */
 int sc_loop_step(lua_State *L, sc_loop *loop, double max_seconds) {
   double deadline = sc_now() + (max_seconds > 0 ? max_seconds : 0);
   lua_State *outer = loop->L;
+  int wait_ms = 0;
   if (loop->in_perform)
     return luaL_error(L, "scenario: step called from inside a transfer callback");
   loop->L = L;
   loop->io_until = sc_now() + (max_seconds > loop->io_budget ? max_seconds : loop->io_budget);
-  if (loop->npaused > 0) {
-    loop->in_perform = 1;
-    sc_request_resume_paused(loop);
-    loop->in_perform = 0;
-  }
   for (;;) {
-    int running = 0;
     double now, wait;
     sc_timer *next;
     if (loop->transfers > 0) {
       loop->in_perform = 1;
-      curl_multi_perform(loop->multi, &running);
+      serve_sockets(loop, wait_ms);
       loop->in_perform = 0;
       drain_messages(loop);
+    } else {
+      sleep_for(wait_ms / 1000.0);
     }
     fire_timers(loop);
     if (done_count(L) > 0) break;
@@ -170,11 +249,10 @@ int sc_loop_step(lua_State *L, sc_loop *loop, double max_seconds) {
     wait = deadline - now;
     next = sc_heap_peek(&loop->timers);
     if (next != NULL && next->due - now < wait) wait = next->due - now;
+    if (loop->transfers > 0 && loop->curl_due >= 0 && loop->curl_due - now < wait)
+      wait = loop->curl_due - now;
     if (wait < 0) wait = 0;
-    if (loop->transfers > 0)
-      curl_multi_poll(loop->multi, NULL, 0, (int)ceil(wait * 1000.0), NULL);
-    else
-      sleep_for(wait);
+    wait_ms = (int)ceil(wait * 1000.0);
   }
   loop->L = outer;
   /* hand the queue over and start a fresh one; an empty queue is handed over
@@ -189,11 +267,15 @@ int sc_loop_step(lua_State *L, sc_loop *loop, double max_seconds) {
 
 static int loop_gc(lua_State *L) {
   sc_loop *loop = (sc_loop *)luaL_checkudata(L, 1, SC_LOOP_MT);
-  if (loop->multi) curl_multi_cleanup(loop->multi);
+  if (loop->multi) curl_multi_cleanup(loop->multi); /* may still call on_socket */
   loop->multi = NULL;
   if (loop->share) curl_share_cleanup(loop->share);
   loop->share = NULL;
   sc_heap_free(&loop->timers);
+  free(loop->pfds);
+  free(loop->ready);
+  loop->pfds = loop->ready = NULL;
+  loop->npfds = loop->cap_pfds = loop->cap_ready = 0;
   return 0;
 }
 
@@ -242,6 +324,12 @@ int sc_loop_open(lua_State *L) {
   curl_share_setopt(loop->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
   curl_share_setopt(loop->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
   curl_multi_setopt(loop->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+  curl_multi_setopt(loop->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+  curl_multi_setopt(loop->multi, CURLMOPT_SOCKETDATA, loop);
+  curl_multi_setopt(loop->multi, CURLMOPT_TIMERFUNCTION, on_timeout);
+  curl_multi_setopt(loop->multi, CURLMOPT_TIMERDATA, loop);
+  loop->curl_due = -1;
+  loop->last_fd = -1;
   loop->rng = ((unsigned long long)time(NULL) << 20) ^ (unsigned long long)getpid() ^
               (unsigned long long)(size_t)loop;
   if (loop->rng == 0) loop->rng = 88172645463325252ULL;

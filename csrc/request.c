@@ -14,6 +14,10 @@
  * error aborts the transfer and is handed back with the result, so that the
  * waiting Lua code re-raises it outside libcurl.
  *
+ * Or, with `output` (a Lua file handle open for writing), the 2xx body is
+ * written to that file by the write callback itself, with no Lua code per
+ * chunk; req:progress() reports the bytes written so far.
+ *
  * A body can also come from a file (`upload_file`, `upload_offset`,
  * `upload_length`): libcurl's read callback reads it with pread(2) at the
  * offset, so the file is never held in memory, and every attempt (and every
@@ -54,6 +58,9 @@ typedef struct sc_request {
   int sent;             /* the request may have reached the server */
   int data_ref;         /* on_data callback, LUA_NOREF when none */
   int cb_error_ref;     /* error raised by on_data, LUA_NOREF when none */
+  FILE *out;            /* `output`: the file the 2xx body goes to, or NULL */
+  int out_ref;          /* keeps that Lua file handle alive */
+  int write_errno;      /* writing `output` failed: errno */
   curl_off_t streamed;  /* bytes given to on_data */
   int has_upload;       /* the body comes from a file */
   int upload_fd;        /* its descriptor, -1 when none or once closed */
@@ -62,10 +69,6 @@ typedef struct sc_request {
   int read_errno;       /* the file body could not be read: errno, or -1 when
                            the file ended before upload_length */
   curl_off_t up_now;    /* body bytes sent in this attempt (xferinfo) */
-  int paused;           /* paused for the step's I/O budget (see loop.c) */
-  struct sc_request *next_paused;
-  int linked;           /* on the loop's list of running requests */
-  struct sc_request *run_prev, *run_next;
   double elapsed;
   sc_timer retry_timer;
   char errbuf[CURL_ERROR_SIZE];
@@ -85,98 +88,19 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
   return len;
 }
 
-/* ---- the step's I/O budget (see loop.c) ---- */
-
-/* The requests in the multi handle, so that a budget that runs out can pause
-   them all at once: a transfer is paused before libcurl reads from it again,
-   instead of after it has read (and copied) its next buffer. */
-static void running_link(sc_request *r) {
-  sc_loop *loop = r->loop;
-  r->run_prev = NULL;
-  r->run_next = (sc_request *)loop->running;
-  if (r->run_next) r->run_next->run_prev = r;
-  loop->running = r;
-  r->linked = 1;
-}
-
-static void running_unlink(sc_request *r) {
-  if (!r->linked) return;
-  if (r->run_prev) r->run_prev->run_next = r->run_next;
-  else r->loop->running = r->run_next;
-  if (r->run_next) r->run_next->run_prev = r->run_prev;
-  r->run_prev = r->run_next = NULL;
-  r->linked = 0;
-}
-
-static void paused_push(sc_request *r) {
-  sc_loop *loop = r->loop;
-  if (r->paused) return;
-  r->next_paused = NULL;
-  if (loop->paused_tail) ((sc_request *)loop->paused_tail)->next_paused = r;
-  else loop->paused = r;
-  loop->paused_tail = r;
-  r->paused = 1;
-  loop->npaused++;
-  loop->pauses++;
-}
-
-/* Takes a request off the paused list (it ended, was cancelled or resumed). */
-static void unpause_unlink(sc_request *r) {
-  sc_request *prev = NULL, *it;
-  sc_loop *loop = r->loop;
-  if (!r->paused) return;
-  for (it = (sc_request *)loop->paused; it != NULL; prev = it, it = it->next_paused) {
-    if (it == r) {
-      if (prev) prev->next_paused = r->next_paused;
-      else loop->paused = r->next_paused;
-      if (loop->paused_tail == r) loop->paused_tail = prev;
-      break;
-    }
-  }
-  r->next_paused = NULL;
-  r->paused = 0;
-  loop->npaused--;
-}
-
-/* The budget ran out while `self` had data: `self` is paused by its write
-   callback's return value, every other running transfer here. */
-static void pause_all(sc_request *self) {
-  sc_request *r;
-  paused_push(self);
-  for (r = (sc_request *)self->loop->running; r != NULL; r = r->run_next) {
-    if (r == self || r->paused) continue;
-    if (curl_easy_pause(r->easy, CURLPAUSE_RECV) == CURLE_OK) paused_push(r);
-  }
-}
-
-void sc_request_resume_paused(sc_loop *loop) {
-  /* at least one transfer moves on in every step, however small the budget */
-  int first = 1;
-  loop->resuming = 1;
-  while (loop->paused != NULL && (first || sc_now() < loop->io_until)) {
-    sc_request *r = (sc_request *)loop->paused;
-    unpause_unlink(r);
-    /* libcurl hands a kept chunk to on_write from inside this call */
-    curl_easy_pause(r->easy, CURLPAUSE_CONT);
-    first = 0;
-  }
-  loop->resuming = 0;
-}
-
-static int over_budget(const sc_loop *loop) {
-  return loop->io_budget > 0 && loop->in_perform && !loop->resuming &&
-         sc_now() > loop->io_until;
-}
-
 static size_t on_write(char *p, size_t size, size_t n, void *ud) {
   sc_request *r = (sc_request *)ud;
   size_t len = size * n;
   long status = 0;
-  if (over_budget(r->loop)) {
-    pause_all(r);
-    return CURL_WRITEFUNC_PAUSE;
-  }
   curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+  if (r->out != NULL && status >= 200 && status < 300) {
+    if (fwrite(p, 1, len, r->out) != len) {
+      r->write_errno = errno ? errno : EIO;
+      return 0;
+    }
+    r->streamed += (curl_off_t)len;
+    return len;
+  }
   if (r->data_ref != LUA_NOREF && status >= 200 && status < 300) {
     lua_State *L = r->loop->L;
     if (L == NULL || !lua_checkstack(L, 3)) return 0;
@@ -263,7 +187,6 @@ static int start_attempt(sc_request *r) {
     curl_easy_setopt(r->easy, CURLOPT_CONNECTTIMEOUT_MS,
                      ms_left(r->deadline, r->connect_timeout));
   if (curl_multi_add_handle(r->loop->multi, r->easy) != CURLM_OK) return -1;
-  running_link(r);
   r->loop->transfers++;
   r->attempts++;
   r->state = ST_RUNNING;
@@ -283,7 +206,8 @@ static double retry_delay(sc_request *r, CURLcode code) {
   double delay, ra = -1;
   int candidate = 0;
   if (r->canceled || r->cb_error_ref != LUA_NOREF || r->streamed > 0) return -1;
-  if (r->read_errno != 0) return -1; /* the file is the problem, not the network */
+  if (r->read_errno != 0 || r->write_errno != 0)
+    return -1; /* the file is the problem, not the network */
   if (r->attempts > r->max_retries) return -1;
   if (code == CURLE_OK) {
     candidate = sc_status_retryable(r->status) && (!r->unsafe || r->status == 429);
@@ -333,8 +257,6 @@ void sc_request_on_done(sc_loop *loop, CURL *easy, CURLcode code) {
   curl_multi_remove_handle(loop->multi, easy);
   loop->transfers--;
   if (r == NULL) return;
-  running_unlink(r);
-  unpause_unlink(r); /* e.g. its deadline passed while it was paused */
   r->code = code;
   curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &r->status);
   r->sent = may_have_been_sent(r, code);
@@ -495,6 +417,20 @@ static void configure(lua_State *L, int opts, sc_request *r) {
   lua_getfield(L, opts, "on_data");
   if (lua_isfunction(L, -1)) r->data_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   else lua_pop(L, 1);
+  lua_getfield(L, opts, "output");
+  if (!lua_isnil(L, -1)) {
+    luaL_Stream *out = (luaL_Stream *)luaL_testudata(L, -1, LUA_FILEHANDLE);
+    if (out == NULL || out->closef == NULL || out->f == NULL)
+      luaL_error(L, "scenario.core.request: output must be an open file");
+    if (r->data_ref != LUA_NOREF)
+      luaL_error(L, "scenario.core.request: give on_data or output, not both");
+    r->out = out->f;
+    r->out_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  } else {
+    lua_pop(L, 1);
+  }
+  /* a streamed body is read 64 KiB at a time instead of libcurl's 16 KiB */
+  if (r->out != NULL) curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 64L * 1024L);
 
   curl_easy_setopt(e, CURLOPT_URL, r->url);
   curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)r);
@@ -570,7 +506,7 @@ static void configure(lua_State *L, int opts, sc_request *r) {
 
 /* core.request{ url, method, headers, body, timeout, connect_timeout,
                  max_retries, unsafe, follow_redirects, ca_file, insecure,
-                 on_data, verbose, upload_file, upload_offset, upload_length }
+                 on_data, output, verbose, upload_file, upload_offset, upload_length }
    -> request (already started) */
 static int l_request(lua_State *L) {
   sc_loop *loop = sc_loop_get(L);
@@ -578,7 +514,7 @@ static int l_request(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   r = (sc_request *)lua_newuserdatauv(L, sizeof *r, 0);
   memset(r, 0, sizeof *r);
-  r->data_ref = r->cb_error_ref = LUA_NOREF;
+  r->data_ref = r->cb_error_ref = r->out_ref = LUA_NOREF;
   r->upload_fd = -1;
   r->retry_timer.index = -1;
   r->retry_timer.kind = SC_TIMER_RETRY;
@@ -595,8 +531,6 @@ static int l_request(lua_State *L) {
 }
 
 static void release(lua_State *L, sc_request *r) {
-  unpause_unlink(r);
-  running_unlink(r);
   if (r->state == ST_RUNNING && r->loop->multi) {
     curl_multi_remove_handle(r->loop->multi, r->easy);
     r->loop->transfers--;
@@ -616,7 +550,9 @@ static void release(lua_State *L, sc_request *r) {
   sc_buf_free(&r->resp_headers);
   luaL_unref(L, LUA_REGISTRYINDEX, r->data_ref);
   luaL_unref(L, LUA_REGISTRYINDEX, r->cb_error_ref);
-  r->data_ref = r->cb_error_ref = LUA_NOREF;
+  luaL_unref(L, LUA_REGISTRYINDEX, r->out_ref);
+  r->data_ref = r->cb_error_ref = r->out_ref = LUA_NOREF;
+  r->out = NULL;
 }
 
 static int l_gc(lua_State *L) {
@@ -628,8 +564,6 @@ static int l_gc(lua_State *L) {
 static int l_cancel(lua_State *L) {
   sc_request *r = check_request(L, 1);
   if (r->state == ST_RUNNING || r->state == ST_WAITING) {
-    unpause_unlink(r);
-    running_unlink(r);
     if (r->state == ST_RUNNING) {
       curl_multi_remove_handle(r->loop->multi, r->easy);
       r->loop->transfers--;
@@ -697,7 +631,7 @@ static void push_headers(lua_State *L, const sc_buf *b) {
 static const char *error_kind(const sc_request *r) {
   if (r->canceled) return "canceled";
   if (r->cb_error_ref != LUA_NOREF) return "callback";
-  if (r->read_errno != 0) return "io";
+  if (r->read_errno != 0 || r->write_errno != 0) return "io";
   switch (r->code) {
     case CURLE_OPERATION_TIMEDOUT: return "timeout";
     case CURLE_PEER_FAILED_VERIFICATION: case CURLE_SSL_CACERT_BADFILE:
@@ -759,6 +693,8 @@ static int l_result(lua_State *L) {
   set_integer(L, "code", (lua_Integer)r->code);
   if (r->canceled) lua_pushliteral(L, "request canceled");
   else if (r->cb_error_ref != LUA_NOREF) lua_pushliteral(L, "a callback raised an error");
+  else if (r->write_errno != 0)
+    lua_pushfstring(L, "cannot write the output file: %s", strerror(r->write_errno));
   else if (r->read_errno > 0)
     lua_pushfstring(L, "cannot read the file body: %s", strerror(r->read_errno));
   else if (r->read_errno < 0)
@@ -777,16 +713,18 @@ static int l_result(lua_State *L) {
   return 2;
 }
 
-/* req:progress() -> sent, total
+/* req:progress() -> sent, total, received
    Bytes of the request body sent in the current attempt (a retry starts
-   again from 0) and the body's size. */
+   again from 0), the body's size, and bytes of a 2xx body given to on_data
+   or written to `output`. */
 static int l_progress(lua_State *L) {
   sc_request *r = check_request(L, 1);
   curl_off_t total = r->has_upload ? r->upload_length : (curl_off_t)r->body_len;
   curl_off_t sent = r->up_now > total ? total : r->up_now;
   lua_pushinteger(L, (lua_Integer)sent);
   lua_pushinteger(L, (lua_Integer)total);
-  return 2;
+  lua_pushinteger(L, (lua_Integer)r->streamed);
+  return 3;
 }
 
 static int l_tostring(lua_State *L) {

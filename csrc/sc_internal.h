@@ -8,6 +8,7 @@
 #ifndef SC_INTERNAL_H
 #define SC_INTERNAL_H
 
+#include <poll.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -72,17 +73,19 @@ typedef struct sc_loop {
   lua_State *L;        /* state running the current step, for callbacks */
   unsigned long long rng;
   int insecure_warned;
-  /* The I/O budget of a step (see loop.c): once `io_until` has passed, a
-     transfer that has data for its write callback pauses every running
-     transfer; they queue on `paused` (owned by request.c) for later steps. */
-  double io_budget;    /* seconds; 0 turns the budget off */
+  /* Transfers are driven socket by socket (curl_multi_socket_action; see
+     loop.c): the sockets libcurl asks to watch, libcurl's own timeout, and
+     the I/O budget of a step. */
+  struct pollfd *pfds; /* the watched sockets */
+  int npfds, cap_pfds;
+  struct pollfd *ready; /* a step's snapshot of the ready ones */
+  int cap_ready;
+  double curl_due;     /* when libcurl wants its timeout action; < 0: never */
+  double io_budget;    /* seconds; 0: no budget (every ready socket, every step) */
   double io_until;     /* monotonic time the current step's budget ends */
-  int resuming;        /* paused transfers are being resumed: never pause */
-  void *running;       /* the requests in the multi handle (request.c) */
-  void *paused;        /* head of the paused requests, oldest first */
-  void *paused_tail;
-  int npaused;
-  double pauses;       /* how many times a transfer was paused, ever */
+  int last_fd;         /* the last socket served: the next step starts after it */
+  int deferred;        /* ready sockets the last step left for the next */
+  double deferrals;    /* ready sockets left for a later step, ever */
 } sc_loop;
 
 double sc_now(void);
@@ -102,8 +105,6 @@ void sc_finish(lua_State *L, void *ptr);
 void sc_request_on_done(sc_loop *loop, CURL *easy, CURLcode code);
 void sc_request_on_timer(sc_loop *loop, sc_timer *t);
 int sc_request_open(lua_State *L);
-/* resumes paused transfers, oldest first, while the step's budget lasts */
-void sc_request_resume_paused(sc_loop *loop);
 
 /* ---- files (fs.c) ---- */
 int sc_mkdir_p(lua_State *L);

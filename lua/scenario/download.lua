@@ -1,5 +1,6 @@
 --- Streaming downloads: each file is written by the C core's write callback
--- straight to a temporary name beside its target, and renamed only when the
+-- straight to a temporary name beside its target (through Lua only when a
+-- per-chunk on_progress is given), and renamed only when the
 -- transfer completed with a 2xx status; a failed or interrupted download
 -- leaves nothing under the final name. Redirects are followed; the API's
 -- Authorization goes only to the API's own origin (libcurl also drops it when
@@ -63,21 +64,27 @@ function M.url(client, url, path, opts)
   local temp <close> = setmetatable({ f = f, path = tmp }, TempFile)
   local received, write_err = 0, nil
   local on_progress = opts.on_progress
-  local req = core.request {
+  local spec = {
     url = url, method = "GET", follow_redirects = true,
     headers = client:headers_for(url, opts.headers, false),
     timeout = opts.timeout or 600, connect_timeout = client.connect_timeout,
     max_retries = client.max_retries, ca_file = client.ca_file, insecure = client.insecure,
-    on_data = function(chunk)
+  }
+  if on_progress then
+    -- every chunk through Lua, for the progress callback
+    spec.on_data = function(chunk)
       local ok, e = f:write(chunk)
       if not ok then
         write_err = e
         error("write failed", 0)
       end
       received = received + #chunk
-      if on_progress then on_progress(received, path) end
-    end,
-  }
+      on_progress(received, path)
+    end
+  else
+    spec.output = f -- written by the C core's write callback: no Lua per chunk
+  end
+  local req = core.request(spec)
   loop.await(req)
   f:close()
   local res, cerr = req:result()
@@ -93,6 +100,9 @@ function M.url(client, url, path, opts)
     return nil, errors.new { kind = "io", message = "cannot write " .. path .. ": " .. tostring(write_err) }
   end
   if cerr and cerr.kind == "callback" then error(cerr.value, 0) end
+  if cerr and cerr.kind == "io" then
+    return nil, errors.new { kind = "io", message = "download of " .. path .. ": " .. cerr.message }
+  end
   if not res then
     return nil, errors.new { kind = cerr.kind == "timeout" and "timeout" or "connection",
       message = "download of " .. path .. " failed: " .. client:redact(cerr.message),
