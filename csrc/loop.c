@@ -204,7 +204,6 @@ static void serve_sockets(sc_loop *loop, int wait_ms) {
     if (loop->pfds[k].revents != 0) loop->ready[count++] = loop->pfds[k];
   qsort(loop->ready, (size_t)count, sizeof *loop->ready, by_fd);
   while (first < count && loop->ready[first].fd <= loop->last_fd) first++;
-  loop->deferred = 0;
   for (k = 0; k < count; k++) {
     const struct pollfd *p = &loop->ready[(first + k) % count];
     int mask = 0;
@@ -231,6 +230,7 @@ int sc_loop_step(lua_State *L, sc_loop *loop, double max_seconds) {
     return luaL_error(L, "scenario: step called from inside a transfer callback");
   loop->L = L;
   loop->io_until = sc_now() + (max_seconds > loop->io_budget ? max_seconds : loop->io_budget);
+  loop->deferred = 0; /* counted afresh by every step, also one that polls nothing */
   for (;;) {
     double now, wait;
     sc_timer *next;

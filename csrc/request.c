@@ -92,8 +92,10 @@ static size_t on_write(char *p, size_t size, size_t n, void *ud) {
   sc_request *r = (sc_request *)ud;
   size_t len = size * n;
   long status = 0;
+  int to_stream;
   curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
-  if (r->out != NULL && status >= 200 && status < 300) {
+  to_stream = status >= 200 && status < 300; /* other bodies are kept for the result */
+  if (r->out != NULL && to_stream) {
     if (fwrite(p, 1, len, r->out) != len) {
       r->write_errno = errno ? errno : EIO;
       return 0;
@@ -101,7 +103,7 @@ static size_t on_write(char *p, size_t size, size_t n, void *ud) {
     r->streamed += (curl_off_t)len;
     return len;
   }
-  if (r->data_ref != LUA_NOREF && status >= 200 && status < 300) {
+  if (r->data_ref != LUA_NOREF && to_stream) {
     lua_State *L = r->loop->L;
     if (L == NULL || !lua_checkstack(L, 3)) return 0;
     lua_rawgeti(L, LUA_REGISTRYINDEX, r->data_ref);

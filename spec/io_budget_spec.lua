@@ -3,6 +3,7 @@
 -- What is checked here is that nothing is lost, reordered or leaked by it;
 -- and core.request's `output`, the file a 2xx body is written to from C.
 local core = require "scenario.core"
+local files = require "support.files"
 
 local function expected(size, seed)
   local period = {}
@@ -102,6 +103,7 @@ describe("the step's I/O budget", function()
     collectgarbage()
     assert.are.equal(0, core.pending())
     core.step(0)
+    assert.are.equal(0, (core.io_deferred()), "a step that served nothing left nothing")
   end)
 
   it("a state closed with sockets left for later frees everything (the ASan run checks)", function()
@@ -117,24 +119,15 @@ describe("the step's I/O budget", function()
     assert.is_true(ok, tostring(how) .. " " .. tostring(code))
   end)
 
-  local function read(path)
-    local f = assert(io.open(path, "rb"))
-    local data = f:read("a")
-    f:close()
-    return data
-  end
-
   it("output: C writes the 2xx bodies to files, in steps bounded by the budget", function()
     core.io_budget(0.01)
     finally(function() core.io_budget(0.5) end)
-    local dir = os.tmpname()
-    os.remove(dir)
-    assert(core.mkdir(dir))
-    local reqs, files = {}, {}
+    local dir = files.tmpdir()
+    local reqs, outs = {}, {}
     for i = 1, 8 do
-      files[i] = assert(io.open(dir .. "/" .. i, "wb"))
+      outs[i] = assert(io.open(dir .. "/" .. i, "wb"))
       reqs[i] = core.request { url = ("http://127.0.0.1:%s/blob/%d/%d"):format(port, SIZE, i),
-        timeout = 60, output = files[i] }
+        timeout = 60, output = outs[i] }
     end
     local _, deferred0 = core.io_deferred()
     local last = {}
@@ -153,8 +146,8 @@ describe("the step's I/O budget", function()
       assert.are.equal(200, res.status)
       assert.are.equal("", res.body)                   -- the body went to the file
       assert.are.equal(SIZE, select(3, req:progress()))
-      files[i]:close()
-      assert.is_true(read(dir .. "/" .. i) == expected(SIZE, i), "file " .. i .. " is intact")
+      outs[i]:close()
+      assert.is_true(files.read(dir .. "/" .. i) == expected(SIZE, i), "file " .. i .. " is intact")
     end
     os.execute("rm -rf " .. dir)
   end)
@@ -171,7 +164,7 @@ describe("the step's I/O budget", function()
     f:close()
     assert.are.equal(404, res.status)
     assert.is_true(#res.body > 0)
-    assert.are.equal("", read(path))
+    assert.are.equal("", files.read(path))
     os.remove(path)
     local blob = ("http://127.0.0.1:%s/blob/%d/1"):format(port, SIZE)
     local full = assert(io.open("/dev/full", "wb"))

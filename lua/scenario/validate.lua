@@ -83,6 +83,12 @@ local function is_sequence(t)
   return n == #t
 end
 
+--- True when v is a JSON array: marked with scenario.json.array, or a table
+-- whose keys are exactly 1..n (an empty table counts).
+function M.is_list(v)
+  return type(v) == "table" and (getmetatable(v) == array_mt or is_sequence(v))
+end
+
 -- what a value is, for "(got ...)" after a type error
 local function kind_of(v)
   if v == NULL then return "null" end
@@ -202,7 +208,7 @@ local function check_number(ctx, path, node, v)
 end
 
 local function check_array(ctx, path, node, v)
-  if type(v) ~= "table" or getmetatable(v) ~= array_mt and not is_sequence(v) then
+  if not M.is_list(v) then
     type_problem(ctx, path, node, v)
     return v
   end

@@ -40,7 +40,8 @@
 local operations = require "scenario.operations"
 local json = require "scenario.json"
 local errors = require "scenario.errors"
-local num = require("scenario.validate").format_number
+local validate = require "scenario.validate"
+local num = validate.format_number
 
 local M = {}
 
@@ -94,16 +95,7 @@ local REQUIRED_KEYS = { always = "boolean", ifDefined = "table", ifNotDefined = 
 
 -- Small helpers -------------------------------------------------------------
 
-local function is_list(v)
-  if type(v) ~= "table" then return false end
-  if json.is_array(v) then return true end
-  local n = 0
-  for k in pairs(v) do
-    if math.type(k) ~= "integer" or k < 1 then return false end
-    n = n + 1
-  end
-  return n == #v
-end
+local is_list = validate.is_list
 
 local function sorted_keys(t)
   local ks = {}

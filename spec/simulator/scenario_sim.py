@@ -1037,6 +1037,10 @@ class Sim:
                     "assetIds": list(job["asset_ids"]) if status == "success" else []}
         if status == "success" and job["output"]:
             metadata["output"] = dict(job["output"])
+        return self.job_record(job, status, progress, history, metadata)
+
+    def job_record(self, job, status, progress, history, metadata):
+        """The API's job object around a job's state and metadata."""
         out = {
             "jobId": job["id"],
             "jobType": job["type"],
@@ -1246,24 +1250,7 @@ class Sim:
                     "assetIds": list(job["asset_ids"]) if status == "success" else [],
                     "flow": flow, "workflowId": job["workflow_id"],
                     "workflowJobId": job["id"]}
-        out = {
-            "jobId": job["id"],
-            "jobType": "workflow",
-            "status": status,
-            "progress": ev["progress"],
-            "createdAt": iso(job["created"]),
-            "updatedAt": iso(history[-1][1]),
-            "statusHistory": [{"status": s, "date": iso(t)} for s, t in history],
-            "metadata": metadata,
-            "authorId": "sim-user",
-            "ownerId": "sim-project",
-            "billing": {"cuCost": job["cost"], "cuDiscount": 0},
-        }
-        if status == "failure":
-            metadata["error"] = job["fail"]
-            metadata["output"] = {"error": job["fail"]}
-            out["error"] = job["fail"]
-        return out
+        return self.job_record(job, status, ev["progress"], history, metadata)
 
     def file_url(self, asset_id, mime):
         return "%s/_files/%s.%s" % (self.base_url(), asset_id, EXT_OF_MIME.get(mime, "bin"))
