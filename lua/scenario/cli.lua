@@ -634,6 +634,20 @@ end
 local HELP = {}
 local COMMANDS = {}
 
+-- The start every command shares: parses its words (spec as for parse) and
+-- makes its ui. Returns o, ui; or nil, nil, an exit status when the words
+-- were bad or --help was asked (help printed: every %s of it is progname).
+local function begin(name, words, host, spec)
+  local o, perr = parse(words, spec)
+  local ui = new_ui(o and o.flags, host, not o and words)
+  if not o then return nil, nil, ui:fail(usage_error(perr, name)) end
+  if o.flags.help then
+    io.stdout:write(string.format(HELP[name], progname, progname, progname))
+    return nil, nil, M.EXIT.ok
+  end
+  return o, ui
+end
+
 HELP.help = [==[
 usage: %s COMMAND [args] [--json] [--quiet]
        %s [options] [script [args]]      (a Lua 5.4 interpreter: -e, -l, -i, -v, -)
@@ -795,13 +809,8 @@ asset kind (image, video, audio, 3d, ...).
 ]==]
 
 function COMMANDS.upload(words, host)
-  local o, perr = parse(words, { values = { kind = true } })
-  local ui = new_ui(o and o.flags, host, not o and words)
-  if not o then return ui:fail(usage_error(perr, "upload")) end
-  if o.flags.help then
-    io.stdout:write(string.format(HELP.upload, progname))
-    return M.EXIT.ok
-  end
+  local o, ui, exit = begin("upload", words, host, { values = { kind = true } })
+  if not o then return exit end
   local path = o.positional[1]
   if not path or #o.positional > 1 then
     return ui:fail(usage_error("upload takes one FILE", "upload"))
@@ -850,13 +859,8 @@ complete. Prints the paths.
 ]==]
 
 function COMMANDS.download(words, host)
-  local o, perr = parse(words, { values = { out = true } })
-  local ui = new_ui(o and o.flags, host, not o and words)
-  if not o then return ui:fail(usage_error(perr, "download")) end
-  if o.flags.help then
-    io.stdout:write(string.format(HELP.download, progname))
-    return M.EXIT.ok
-  end
+  local o, ui, exit = begin("download", words, host, { values = { out = true } })
+  if not o then return exit end
   if #o.positional == 0 then
     return ui:fail(usage_error("download needs at least one ASSET_ID", "download"))
   end
@@ -948,13 +952,8 @@ function JOB_ACTIONS.wait(ui, client, ids, o)
 end
 
 function COMMANDS.jobs(words, host)
-  local o, perr = parse(words, { values = { out = true, timeout = true } })
-  local ui = new_ui(o and o.flags, host, not o and words)
-  if not o then return ui:fail(usage_error(perr, "jobs")) end
-  if o.flags.help then
-    io.stdout:write(string.format(HELP.jobs, progname, progname, progname))
-    return M.EXIT.ok
-  end
+  local o, ui, exit = begin("jobs", words, host, { values = { out = true, timeout = true } })
+  if not o then return exit end
   local action = JOB_ACTIONS[o.positional[1] or ""]
   if not action then
     return ui:fail(usage_error(o.positional[1] and ("unknown jobs action " .. o.positional[1])
@@ -1037,13 +1036,8 @@ it (any case).
 ]==]
 
 function COMMANDS.ops(words, host)
-  local o, perr = parse(words, {})
-  local ui = new_ui(o and o.flags, host, not o and words)
-  if not o then return ui:fail(usage_error(perr, "ops")) end
-  if o.flags.help then
-    io.stdout:write(string.format(HELP.ops, progname))
-    return M.EXIT.ok
-  end
+  local o, ui, exit = begin("ops", words, host, {})
+  if not o then return exit end
   if #o.positional > 1 then return ui:fail(usage_error("ops takes one FILTER", "ops")) end
   local filter = o.positional[1] and o.positional[1]:lower()
   local list = {}
