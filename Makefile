@@ -1,27 +1,46 @@
 # scenario-lua: build, test, demo and install.
-#   make            build the Lua module scenario.core and libscenario.a
-#   make test       install what is missing, build, run the whole busted suite
+#   make            build the Lua module scenario.core and libscenario.a (Lua 5.4)
+#   make LUA=luajit the same for LuaJIT 2.1 into build-luajit/ (also LUA=lua5.1,
+#                   lua5.2, lua5.3: build-lua5.1/ ...); make all-lua builds all five
+#   make test       install what is missing, build, run the busted suite on
+#                   Lua 5.4 and LuaJIT (make test-all-lua: on all five)
 #   make demo       run examples/quickstart.lua against the local simulator
 #   make simulator  run the local simulator in the foreground (PORT=8080)
-#   make install PREFIX=/usr/local
+#   make install PREFIX=/usr/local [LUA=...]
 #   make SANITIZE=1 ...   build with AddressSanitizer + UBSan into build-asan/
 
+# The interpreter the build is for. Its pkg-config name is its command name.
+# Each has its own build folder: lua5.4 keeps build/ (build-asan/ with
+# SANITIZE=1), the others build-<name>/ (build-<name>-asan/).
 LUA      ?= lua5.4
 PREFIX   ?= /usr/local
 PORT     ?= 8080
 BUSTED   ?= busted
-LUA_VER   = 5.4
+
+ALL_LUAS  = lua5.1 lua5.2 lua5.3 lua5.4 luajit
+TEST_LUAS = lua5.4 luajit
+MORE_LUAS = lua5.1 lua5.2 lua5.3
+LUA_NAME := $(notdir $(LUA))
+ifeq ($(filter $(LUA_NAME),$(ALL_LUAS)),)
+$(error LUA=$(LUA): one of $(ALL_LUAS))
+endif
+LUA_PKG   = $(LUA_NAME)
+# the version folder of share/lua and lib/lua (LuaJIT runs 5.1 modules)
+LUA_VER   = $(if $(filter luajit,$(LUA_NAME)),5.1,$(LUA_NAME:lua%=%))
+# the build folder of interpreter $(1), without sanitizers
+build_of  = $(if $(filter lua5.4,$(1)),build,build-$(1))
 
 ifeq ($(SANITIZE),1)
-BUILD    ?= build-asan
+BUILD    ?= $(call build_of,$(LUA_NAME))-asan
 SANFLAGS  = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 else
-BUILD    ?= build
+BUILD    ?= $(call build_of,$(LUA_NAME))
 SANFLAGS  =
 endif
 
-PKG_CFLAGS := $(shell pkg-config --cflags libcurl lua5.4 2>/dev/null)
+PKG_CFLAGS := $(shell pkg-config --cflags libcurl $(LUA_PKG) 2>/dev/null)
 CURL_LIBS  := $(shell pkg-config --libs libcurl 2>/dev/null)
+LUA_LIBS   := $(shell pkg-config --libs $(LUA_PKG) 2>/dev/null)
 CFLAGS   ?= -O2 -g
 ALL_CFLAGS = -std=c11 -D_DEFAULT_SOURCE -fPIC -Wall -Wextra -Werror $(SANFLAGS) \
              $(PKG_CFLAGS) $(CFLAGS)
@@ -38,40 +57,52 @@ MODULE   = $(BUILD)/lua/scenario/core.so
 STATIC   = $(BUILD)/libscenario.a
 
 DEB_PKGS = lua5.4 liblua5.4-dev libcurl4-openssl-dev lua-cjson lua-busted \
-           luarocks lua-check pkg-config gcc make openssl netpbm libreadline-dev
+           luarocks lua-check pkg-config gcc make openssl netpbm libreadline-dev \
+           luajit libluajit-5.1-dev lua5.1 liblua5.1-0-dev lua5.2 liblua5.2-dev \
+           lua5.3 liblua5.3-dev lua-coxpcall love xvfb xauth libgl1-mesa-dri
 
-.PHONY: all deps test test-asan test-slow demo simulator install clean lint generate docs bench \
-        fuzz valgrind lint-c
+.PHONY: all all-lua deps test test-more-lua test-all-lua test-asan test-slow demo simulator \
+        install clean lint generate docs bench fuzz valgrind lint-c
 
 HOST     = $(BUILD)/embed-host
 
-RUNNER   = $(BUILD)/scenario-lua
+# the scenario-lua runner (csrc/main.c) is Lua 5.4 only: not built for the others
+RUNNER   = $(if $(filter lua5.4,$(LUA_NAME)),$(BUILD)/scenario-lua)
 # line editing in the runner's interactive mode when GNU readline is there
 READLINE_LIBS := $(shell pkg-config --exists readline 2>/dev/null && pkg-config --libs readline)
 
 all: $(MODULE) $(STATIC) $(HOST) $(RUNNER)
 
+# every interpreter's build, one after the other
+all-lua:
+	@set -e; for l in $(ALL_LUAS); do $(MAKE) --no-print-directory LUA=$$l all; done
+
+ifneq ($(RUNNER),)
 # the scenario-lua runner (csrc/main.c): Lua 5.4, the C core and every module
 $(RUNNER): csrc/main.c $(STATIC) csrc/scenario.h
 	$(CC) $(ALL_CFLAGS) $(if $(READLINE_LIBS),-DSC_USE_READLINE) -Icsrc -o $@ $< $(STATIC) \
-	  $$(pkg-config --libs lua5.4) $(CURL_LIBS) $(READLINE_LIBS) -lm
+	  $(LUA_LIBS) $(CURL_LIBS) $(READLINE_LIBS) -lm
+endif
 
-# the example C host (examples/embed/host.c), linked to libscenario.a
+# the example C host (examples/embed/host.c), linked to libscenario.a and the
+# interpreter's library
 $(HOST): examples/embed/host.c $(STATIC) csrc/scenario.h
-	$(CC) $(ALL_CFLAGS) -Icsrc -o $@ $< $(STATIC) \
-	  $$(pkg-config --libs lua5.4) $(CURL_LIBS) -lm
+	$(CC) $(ALL_CFLAGS) -Icsrc -o $@ $< $(STATIC) $(LUA_LIBS) $(CURL_LIBS) -lm
 
 $(BUILD)/obj/%.o: csrc/%.c $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
-# every scenario.* module as bytecode, for scenario_openlibs()
+# every scenario.* module as bytecode, for scenario_openlibs(). The target
+# interpreter itself writes it ($(LUA) runs string.dump): bytecode is not
+# portable between 5.1, 5.2, 5.3, 5.4 and LuaJIT, and each refuses the others'.
 $(BUILD)/bundle.c: csrc/bundle.lua $(LUA_SRC)
 	@mkdir -p $(dir $@)
 	$(LUA) csrc/bundle.lua $@ $(LUA_SRC)
 
-$(BUILD)/obj/bundle.o: $(BUILD)/bundle.c
-	$(CC) $(ALL_CFLAGS) -Wno-overlength-strings -c $< -o $@
+$(BUILD)/obj/bundle.o: $(BUILD)/bundle.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Icsrc -Wno-overlength-strings -c $< -o $@
 
 # modules are not linked to liblua: the interpreter provides its symbols
 $(MODULE): $(CORE_OBJ)
@@ -104,15 +135,38 @@ $(PRISM): spec/contract/package.json spec/contract/package-lock.json
 	cd spec/contract && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
+# Builds every interpreter of $(1) first, then runs the busted suite under each
+# on its own build (SCENARIO_BUILD); all of them run, and the recipe fails when
+# any failed.
+define build_and_test
+	@set -e; for l in $(1); do $(MAKE) --no-print-directory LUA=$$l all; done
+	@failed=""; for l in $(1); do \
+	  b=build; [ $$l = lua5.4 ] || b=build-$$l; \
+	  echo "SCENARIO_BUILD=$$b $(BUSTED) --lua=$$l"; \
+	  SCENARIO_BUILD=$$b $(BUSTED) --lua=$$l || failed="$$failed $$l"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "the suite failed on:$$failed" >&2; exit 1; fi
+endef
+
+# the suite on Lua 5.4 and LuaJIT (spec/embed_spec.lua also runs the LuaJIT
+# build's embed-host, so build-luajit is made even for lua5.4's run)
 test: deps $(PRISM)
-	$(MAKE) all
-	$(BUSTED) --lua=$(LUA)
+	$(call build_and_test,$(TEST_LUAS))
+
+# the suite on the other interpreters (CI runs it after make test)
+test-more-lua: deps $(PRISM)
+	$(MAKE) --no-print-directory LUA=luajit all
+	$(call build_and_test,$(MORE_LUAS))
+
+test-all-lua: deps $(PRISM)
+	$(call build_and_test,$(ALL_LUAS))
 
 # The whole suite again on a build with AddressSanitizer and UBSan (halting on
-# the first report). Leak checking is valgrind's job: LSan would also report
-# the interpreters and shells the tests start.
+# the first report), Lua 5.4. Leak checking is valgrind's job: LSan would also
+# report the interpreters and shells the tests start.
 test-asan: deps $(PRISM)
 	$(MAKE) SANITIZE=1 all
+	$(MAKE) LUA=luajit all
 	SCENARIO_BUILD=build-asan ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
@@ -121,7 +175,7 @@ test-asan: deps $(PRISM)
 # the cases too slow for the default suite (the 300 MiB upload round trip)
 test-slow: deps $(PRISM)
 	$(MAKE) all
-	SCENARIO_SLOW_TESTS=1 $(BUSTED) --lua=$(LUA) spec/uploads_spec.lua
+	SCENARIO_BUILD=$(BUILD) SCENARIO_SLOW_TESTS=1 $(BUSTED) --lua=$(LUA) spec/uploads_spec.lua
 
 lint: deps
 	luacheck lua spec examples api bench
@@ -177,15 +231,20 @@ docs:
 simulator:
 	python3 spec/simulator/scenario_sim.py --port $(PORT)
 
+# LUA=... installs that interpreter's build (modules under lib/lua/5.x and
+# share/lua/5.x; LuaJIT: 5.1); the runner comes with lua5.4 only
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib/lua/$(LUA_VER)/scenario \
 	           $(DESTDIR)$(PREFIX)/share/lua/$(LUA_VER)/scenario \
-	           $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/bin
+	           $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib
 	install -m 755 $(MODULE) $(DESTDIR)$(PREFIX)/lib/lua/$(LUA_VER)/scenario/core.so
 	install -m 644 lua/scenario/*.lua $(DESTDIR)$(PREFIX)/share/lua/$(LUA_VER)/scenario/
 	install -m 644 csrc/scenario.h $(DESTDIR)$(PREFIX)/include/scenario.h
 	install -m 644 $(STATIC) $(DESTDIR)$(PREFIX)/lib/libscenario.a
+ifneq ($(RUNNER),)
+	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 755 $(RUNNER) $(DESTDIR)$(PREFIX)/bin/scenario-lua
+endif
 
 clean:
-	rm -rf build build-asan out
+	rm -rf build build-asan build-lua5.1* build-lua5.2* build-lua5.3* build-luajit* out

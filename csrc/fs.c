@@ -18,14 +18,13 @@ static int make_one(const char *path) {
 int sc_mkdir_p(lua_State *L) {
   size_t n;
   const char *path = luaL_checklstring(L, 1, &n);
-  luaL_Buffer b;
   char *p;
   if (n == 0 || memchr(path, '\0', n) != NULL) {
     lua_pushnil(L);
     lua_pushliteral(L, "invalid path");
     return 2;
   }
-  p = luaL_buffinitsize(L, &b, n + 1);
+  p = (char *)lua_newuserdatauv(L, n + 1, 0); /* scratch copy, freed by the GC */
   memcpy(p, path, n + 1);
   for (char *c = p + 1; *c; c++) {
     if (*c != '/') continue;

@@ -421,12 +421,12 @@ static void configure(lua_State *L, int opts, sc_request *r) {
   else lua_pop(L, 1);
   lua_getfield(L, opts, "output");
   if (!lua_isnil(L, -1)) {
-    luaL_Stream *out = (luaL_Stream *)luaL_testudata(L, -1, LUA_FILEHANDLE);
-    if (out == NULL || out->closef == NULL || out->f == NULL)
+    FILE *out = sc_tofile(L, -1);
+    if (out == NULL)
       luaL_error(L, "scenario.core.request: output must be an open file");
     if (r->data_ref != LUA_NOREF)
       luaL_error(L, "scenario.core.request: give on_data or output, not both");
-    r->out = out->f;
+    r->out = out;
     r->out_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   } else {
     lua_pop(L, 1);

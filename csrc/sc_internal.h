@@ -13,8 +13,8 @@
 #include <time.h>
 
 #include <curl/curl.h>
-#include <lua.h>
-#include <lauxlib.h>
+
+#include "compat.h" /* lua.h, lauxlib.h and what a Lua version lacks */
 
 #define SC_LOOP_KEY "scenario.core.loop"
 #define SC_ANCHORS_KEY "scenario.core.anchors"

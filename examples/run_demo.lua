@@ -1,17 +1,22 @@
 -- `make demo`: starts the local simulator, runs examples/quickstart.lua
 -- against it, stops the simulator and prints the files written.
 --   lua5.4 examples/run_demo.lua ["prompt"] [out-dir]
+-- (or luajit, lua5.1 ... : the quickstart runs on the same interpreter, with
+-- its build of the C core, SCENARIO_BUILD or build-<name>/)
 package.path = "lua/?.lua;lua/?/init.lua;spec/?.lua;" .. package.path
-package.cpath = (os.getenv("SCENARIO_BUILD") or "build") .. "/lua/?.so;" .. package.cpath
+local interp = require "support.interp"
+package.cpath = interp.build .. "/lua/?.so;" .. package.cpath
 
 local sim = require("support.sim").start { job_duration = 2 }
 print("simulator listening on " .. sim.url)
 local cmd = string.format(
   "SCENARIO_API_URL=%s SCENARIO_API_KEY=%s SCENARIO_API_SECRET=%s " ..
-  "LUA_PATH='%s' LUA_CPATH='%s' lua5.4 examples/quickstart.lua %q %q",
+  "LUA_PATH='%s' LUA_CPATH='%s' %s examples/quickstart.lua %q %q",
   sim.url, require("support.sim").KEY, require("support.sim").SECRET,
-  package.path, package.cpath, arg[1] or "a lighthouse on a cliff at dusk, painterly", arg[2] or "out")
-local ok = os.execute(cmd)
+  package.path, package.cpath, interp.name, arg[1] or "a lighthouse on a cliff at dusk, painterly",
+  arg[2] or "out")
+local status = os.execute(cmd)
+local ok = status == true or status == 0   -- 5.2+: true; 5.1 and LuaJIT: the exit status
 sim:stop()
 if not ok then
   io.stderr:write("demo failed\n")

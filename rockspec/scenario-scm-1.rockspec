@@ -1,4 +1,4 @@
--- Builds offline on Debian 12:
+-- Builds offline on Debian 12, for Lua 5.1 (also loads in LuaJIT), 5.2, 5.3, 5.4:
 --   luarocks --lua-version 5.4 make --deps-mode=none rockspec/scenario-scm-1.rockspec
 package = "scenario"
 version = "scm-1"
@@ -15,7 +15,7 @@ description = {
   license = "MIT",
 }
 dependencies = {
-  "lua >= 5.4",
+  "lua >= 5.1",
   "lua-cjson",
 }
 -- Only the library is declared: Debian keeps curl's headers in the multiarch
@@ -31,6 +31,7 @@ build = {
     ["scenario.assets"] = "lua/scenario/assets.lua",
     ["scenario.cli"] = "lua/scenario/cli.lua",
     ["scenario.client"] = "lua/scenario/client.lua",
+    ["scenario.compat"] = "lua/scenario/compat.lua",
     ["scenario.download"] = "lua/scenario/download.lua",
     ["scenario.errors"] = "lua/scenario/errors.lua",
     ["scenario.job"] = "lua/scenario/job.lua",

@@ -35,8 +35,9 @@ describe("scenario.new", function()
   it("has a User-Agent naming the SDK, Lua and libcurl", function()
     local c = scenario.new {}
     local ua = c:headers_for("https://x", nil, false)[1]
+    local interp = rawget(_G, "jit") and "LuaJIT 2%.%d[^;]*" or _VERSION:gsub("%.", "%%.")
     assert.matches("^User%-Agent: scenario%-lua/" .. scenario.VERSION:gsub("%.", "%%.") ..
-      " %(Lua 5%.4; libcurl %d", ua)
+      " %(" .. interp .. "; libcurl %d", ua)
   end)
 
   it("shows no secret in tostring or in its fields", function()
@@ -80,7 +81,7 @@ describe("requests on the simulator", function()
       "%s -e '%s'",
       sim_mod.KEY, sim_mod.SECRET, sim.url, require("support.lua_cmd"), script)
     local p = io.popen(cmd)
-    local out = p:read("a")
+    local out = p:read("*a")
     p:close()
     assert.are.equal("proj-9 " .. sim.url .. " ok", out)
     local reqs = sim:stats().requests

@@ -106,7 +106,8 @@ local MAY_HAVE_BEEN_PROCESSED = {
 }
 
 local function sh(cmd)
-  assert(os.execute(require("support.native") .. cmd), "command failed: " .. cmd)
+  local ok, out = require("support.sh")(require("support.native") .. cmd)
+  assert(ok, "command failed: " .. cmd .. "\n" .. out)
 end
 
 local files = require "support.files"
@@ -146,7 +147,7 @@ describe("fault matrix", function()
       local ok, err = require("scenario.job").new(c, job.id):refresh(opts)
       return ok ~= nil, err
     else
-      local path = string.format("%s/cell-%d.png", dir, math.random(1, 1 << 30))
+      local path = string.format("%s/cell-%d.png", dir, math.random(1, 2 ^ 30))
       local ok, err = c.assets:download(target or asset, path, opts)
       return ok ~= nil, err, path
     end
@@ -369,7 +370,7 @@ describe("fault matrix", function()
       pipe = io.popen("exec " .. require("support.native") .. "python3 spec/support/https_server.py " ..
         tdir .. "/cert.pem " .. tdir .. "/key.pem")
       local port
-      port, pid = pipe:read("l"):match("^LISTENING (%d+) (%d+)")
+      port, pid = pipe:read("*l"):match("^LISTENING (%d+) (%d+)")
       url = "https://127.0.0.1:" .. port
       bad = scenario.new { base_url = url, log = false, api_key = sim_mod.KEY,
         api_secret = sim_mod.SECRET, max_retries = 1 }

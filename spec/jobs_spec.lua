@@ -5,7 +5,7 @@ local sim_mod = require "support.sim"
 
 local function read(path)
   local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
+  local s = f:read("*a")
   f:close()
   return s
 end
@@ -129,7 +129,7 @@ describe("jobs", function()
     assert.are.equal("connection", err.kind)
     assert.is_nil(io.open(path))
     local p = io.popen("ls -A " .. dir)
-    assert.are.equal("", p:read("a"))
+    assert.are.equal("", p:read("*a"))
     p:close()
     os.execute("rm -rf " .. dir)
   end)

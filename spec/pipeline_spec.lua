@@ -267,7 +267,7 @@ describe("scenario.pipeline", function()
     ]])
     local proc = io.popen("echo $$; exec env " .. lua_cmd .. " " .. quote(script) .. " " .. sim.url .. " "
       .. quote(state) .. " 2>&1")
-    local pid = proc:read("l")
+    local pid = proc:read("*l")
     local deadline, ids = core.now() + 10, 0
     while core.now() < deadline do
       local doc = json.decode(read(state) or "")
@@ -280,7 +280,7 @@ describe("scenario.pipeline", function()
     end
     assert.are.equal(3, ids)
     os.execute("kill -9 " .. pid)
-    local out = proc:read("a")
+    local out = proc:read("*a")
     proc:close()
     assert.are.equal(3, #generation_posts(sim), out .. require("cjson").encode(sim:stats().routes))
     sim:config { job_duration = 0.3 }
@@ -308,9 +308,7 @@ describe("scenario.pipeline", function()
     local cmd = string.format("SCENARIO_API_URL=%s SCENARIO_API_KEY=test-key "
       .. "SCENARIO_API_SECRET=test-secret-0123456789 SCENARIO_POLL_INTERVAL=0.1 %s examples/pipeline_batch.lua %s 2>&1",
       sim.url, lua_cmd, quote(dir .. "/out"))
-    local proc = io.popen(cmd)
-    local out = proc:read("a")
-    local ok = proc:close()
+    local ok, out = require("support.sh")(cmd)
     assert.is_true(ok, out)
     assert.matches("36 steps, 24 files", out)
     assert.matches("spend: estimated 168, spent 168", out)
@@ -318,7 +316,7 @@ describe("scenario.pipeline", function()
     assert.are.equal(36, #real)
     assert.is_true(sim:stats().max_jobs_running <= 6)
     local p = io.popen("ls " .. quote(dir .. "/out") .. "/*/*.png | wc -l")
-    assert.are.equal("24", p:read("l"))
+    assert.are.equal("24", p:read("*l"))
     p:close()
   end)
 end)

@@ -1,12 +1,23 @@
--- The rockspec installs scenario and scenario.core offline, and lists every module.
-describe("rockspec", function()
-  local function read(path)
-    local f = assert(io.open(path))
-    local s = f:read("a")
-    f:close()
-    return s
-  end
+-- The rockspec lists every module, installs scenario and scenario.core offline
+-- with luarocks for Lua 5.1 (whose tree LuaJIT loads too), 5.2, 5.3 and 5.4,
+-- and examples/quickstart.lua runs from each installed tree against the local
+-- simulator and writes PNGs that decode.
+local sh = require "support.sh"
+local native = require "support.native"
+local sim_mod = require "support.sim"
 
+local function read(path)
+  local f = assert(io.open(path))
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
+local function quote(s)
+  return "'" .. s:gsub("'", "'\\''") .. "'"
+end
+
+describe("rockspec", function()
   it("lists every Lua module and C source of the tree", function()
     local spec = read("rockspec/scenario-scm-1.rockspec")
     local p = io.popen("ls lua/scenario/*.lua")
@@ -20,21 +31,68 @@ describe("rockspec", function()
     end
   end)
 
-  it("installs with luarocks make into a tree and loads from lua5.4", function()
-    local tree = os.tmpname()
-    os.remove(tree)
-    local log = tree .. ".log"
-    local ok = os.execute(require("support.native") .. "luarocks --lua-version 5.4 --tree " .. tree ..
-      " make --deps-mode=none rockspec/scenario-scm-1.rockspec > " .. log .. " 2>&1")
-    assert.is_true(ok == true, read(log))
-    local cmd = "cd / && LUA_PATH='" .. tree .. "/share/lua/5.4/?.lua;" .. tree ..
-      "/share/lua/5.4/?/init.lua;;' LUA_CPATH='" .. tree .. "/lib/lua/5.4/?.so;;' lua5.4 -e " ..
-      "'local s = require \"scenario\"; local c = require \"scenario.core\"; " ..
-      "io.write(s.VERSION, \" \", package.searchpath(\"scenario.core\", package.cpath))'"
-    local p = io.popen(cmd)
-    local out = p:read("a")
-    p:close()
-    os.execute("rm -rf " .. tree .. " " .. log .. "; rm -f csrc/*.o")
-    assert.matches("^0%.1%.0 " .. tree:gsub("%p", "%%%0") .. "/lib/lua/5%.4/scenario/core%.so$", out)
+  describe("luarocks make into a tree, then the quickstart from it", function()
+    local sim
+    local root = select(2, sh("pwd")):gsub("\n$", "")
+    setup(function() sim = sim_mod.start { job_duration = 0.3 } end)
+    teardown(function() if sim then sim:stop() end end)
+
+    -- the PNG signature, then the IHDR chunk; pngtopnm decodes the whole file
+    local function assert_png(path)
+      local f = assert(io.open(path, "rb"))
+      local head = f:read(16)
+      f:close()
+      assert.are.equal("\137PNG\r\n\26\n", head and head:sub(1, 8), path .. " is not a PNG")
+      assert.are.equal("IHDR", head:sub(13, 16), path .. " has no IHDR first")
+      local ok, out = sh(native .. "pngtopnm " .. quote(path) .. " 2>&1 >/dev/null")
+      assert.is_true(ok, path .. " does not decode: " .. out)
+    end
+
+    for _, case in ipairs {
+      { "5.1", { "lua5.1", "luajit" } }, { "5.2", { "lua5.2" } },
+      { "5.3", { "lua5.3" } }, { "5.4", { "lua5.4" } },
+    } do
+      local v, interps = case[1], case[2]
+      it("Lua " .. v .. ": " .. table.concat(interps, " and "), function()
+        local tree = os.tmpname()
+        os.remove(tree)
+        local work = tree .. ".work"
+        finally(function() os.execute("rm -rf " .. tree .. " " .. work) end)
+        -- luarocks compiles next to the sources (csrc/*.o): it builds a copy,
+        -- so that nothing is left in the tree and runs at the same time (one
+        -- per interpreter) do not share objects
+        local ok, log = sh("mkdir -p " .. work .. "/src " .. work .. "/run && cp -r rockspec lua csrc " ..
+          work .. "/src/ && cd " .. work .. "/src && " .. native .. "luarocks --lua-version " .. v ..
+          " --tree " .. tree .. " make --deps-mode=none rockspec/scenario-scm-1.rockspec 2>&1")
+        assert.is_true(ok, log)
+        local paths
+        ok, paths = sh(native .. "luarocks --lua-version " .. v .. " --tree " .. tree .. " path")
+        assert.is_true(ok, paths)
+        for _, lua in ipairs(interps) do
+          -- from an empty folder: nothing of the source tree is found
+          local env = "cd " .. work .. "/run && " .. paths:gsub("%s+$", ""):gsub("\n", "; ") ..
+            " && SCENARIO_API_URL=" .. sim.url .. " SCENARIO_API_KEY=" .. sim_mod.KEY ..
+            " SCENARIO_API_SECRET=" .. sim_mod.SECRET .. " " .. native .. lua
+          local out
+          ok, out = sh(env .. " -e " .. quote(
+            "local s = require 'scenario'; require 'scenario.core'; io.write(s.VERSION, ' ') " ..
+            "for p in package.cpath:gmatch('[^;]+') do local f = io.open((p:gsub('%?', 'scenario/core'))) " ..
+            "if f then f:close(); io.write((p:gsub('%?', 'scenario/core'))); break end end") .. " 2>&1")
+          assert.is_true(ok, out)
+          assert.are.equal("0.1.0 " .. tree .. "/lib/lua/" .. v .. "/scenario/core.so", out)
+          local dir = work .. "/run/out-" .. lua
+          ok, out = sh(env .. " " .. quote(root .. "/examples/quickstart.lua") .. " 'a rock' " ..
+            quote(dir) .. " 2>&1")
+          assert.is_true(ok, lua .. ": " .. out)
+          local written = {}
+          for path in out:gmatch("wrote ([^\n]+)") do written[#written + 1] = path end
+          assert.are.equal(2, #written, out)
+          for _, path in ipairs(written) do
+            assert.are.equal(dir, path:sub(1, #dir), path)
+            assert_png(path)
+          end
+        end
+      end)
+    end
   end)
 end)

@@ -5,7 +5,7 @@ local sim_mod = require "support.sim"
 describe("secrets", function()
   it("never appear in logs, errors, tracebacks or tostring, at any level", function()
     local p = io.popen(require("support.lua_cmd") .. " spec/support/secrets_sweep.lua 2>&1")
-    local out = p:read("a")
+    local out = p:read("*a")
     p:close()
     assert.matches("SWEEP DONE", out)
     -- the sweep really went through the paths it claims

@@ -6,9 +6,8 @@ local prism_mod = require "support.prism"
 
 describe("simulator contract", function()
   it("passes the sweep of every implemented operation through prism proxy --errors", function()
-    local p = io.popen(require("support.native") .. "bash spec/contract/check_simulator.sh 2>&1")
-    local out = p:read("a")
-    local ok = p:close()
+    local ok, out = require("support.sh")(require("support.native") ..
+      "bash spec/contract/check_simulator.sh 2>&1")
     assert.is_true(ok, out)
     assert.matches("ok   PostTxt2imgInferences", out)
   end)

@@ -2,8 +2,8 @@
 local scenario = require "scenario"
 
 local function sh(cmd)
-  local ok = os.execute(require("support.native") .. cmd)
-  assert(ok, "command failed: " .. cmd)
+  local ok, out = require("support.sh")(require("support.native") .. cmd)
+  assert(ok, "command failed: " .. cmd .. "\n" .. out)
 end
 
 describe("TLS", function()
@@ -18,7 +18,7 @@ describe("TLS", function()
     pipe = io.popen("exec " .. require("support.native") .. "python3 spec/support/https_server.py " ..
       dir .. "/cert.pem " .. dir .. "/key.pem")
     local port
-    port, pid = pipe:read("l"):match("^LISTENING (%d+) (%d+)")
+    port, pid = pipe:read("*l"):match("^LISTENING (%d+) (%d+)")
     url = "https://127.0.0.1:" .. port
   end)
   teardown(function()

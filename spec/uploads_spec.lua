@@ -8,30 +8,37 @@ local sim_mod = require "support.sim"
 
 local MiB = 1024 * 1024
 
--- Deterministic pseudo-random bytes: one xorshift64 MiB, and each MiB of a
--- file starts with its index and the file's size, so that a part sent at the
--- wrong offset, a swapped part or another file's bytes never compare equal.
+-- Deterministic pseudo-random bytes: one MiB from support.prng (the same
+-- bytes on every interpreter), and each MiB of a file starts with its index
+-- and the file's size, so that a part sent at the wrong offset, a swapped part
+-- or another file's bytes never compare equal.
+local floor = math.floor
+
+-- v (0 <= v < 2^32) as 4 bytes, big-endian (string.pack(">I4", v) on 5.3+)
+local function be32(v)
+  return string.char(floor(v / 16777216) % 256, floor(v / 65536) % 256, floor(v / 256) % 256, v % 256)
+end
+
 local BASE = (function()
-  local x = 0x2545F4914F6CDD1D
-  local words, out = {}, {}
-  local fmt = "<" .. string.rep("j", 1024)
-  for chunk = 1, 128 do
-    for i = 1, 1024 do
-      x = x ~ (x << 13)
-      x = x ~ (x >> 7)
-      x = x ~ (x << 17)
-      words[i] = x
+  local next_u = require("support.prng").new(0x2545F491)
+  local out, bytes = {}, {}
+  for chunk = 1, 256 do
+    for i = 1, 4096, 4 do
+      local u = next_u()                           -- 1 .. 2^32 - 209
+      bytes[i], bytes[i + 1] = floor(u / 16777216) % 256, floor(u / 65536) % 256
+      bytes[i + 2], bytes[i + 3] = floor(u / 256) % 256, u % 256
     end
-    out[chunk] = string.pack(fmt, table.unpack(words))
+    out[chunk] = string.char(require("scenario.compat").unpack(bytes))
   end
   return table.concat(out)
 end)()
+assert(#BASE == MiB)
 
 local function make_file(path, size)
   local f = assert(io.open(path, "wb"))
   local i, left = 0, size
   while left > 0 do
-    local block = string.pack(">I4I4", i, size) .. BASE:sub(9)
+    local block = be32(i) .. be32(size) .. BASE:sub(9)
     local n = math.min(left, MiB)
     assert(f:write(block:sub(1, n)))
     left, i = left - n, i + 1
@@ -401,7 +408,7 @@ describe("uploads", function()
       assert.are.equal(#bytes, up.fileSize)
       local out = assert(client.assets:download(up.entityId, dir .. "/data.out"))
       local f = assert(io.open(out, "rb"))
-      assert.is_true(f:read("a") == bytes)
+      assert.is_true(f:read("*a") == bytes)
       f:close()
       local _, err = client.uploads:data("", { kind = "image" })
       assert.are.equal("bytes", err.field)

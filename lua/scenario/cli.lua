@@ -18,6 +18,8 @@
 -- so that an interrupted run (a command or any script) can name the jobs
 -- still running and remove its partial files. The runner loads it when
 -- scenario.job is first required, so it requires the SDK's modules lazily.
+local compat = require "scenario.compat"
+
 local M = {}
 
 -- keep in step with COMMANDS in csrc/main.c
@@ -50,10 +52,10 @@ function M.watch(name, module)
     local url = module.url
     module.url = function(client, from, path, opts)
       writing[path] = (writing[path] or 0) + 1
-      local results = table.pack(url(client, from, path, opts))
+      local results = compat.pack(url(client, from, path, opts))
       writing[path] = writing[path] - 1
       if writing[path] == 0 then writing[path] = nil end
-      return table.unpack(results, 1, results.n)
+      return compat.unpack(results, 1, results.n)
     end
   end
 end
@@ -347,7 +349,7 @@ end
 local function infer(raw, key)
   if raw == "true" then return true end
   if raw == "false" then return false end
-  if number_text(raw) then return math.tointeger(tonumber(raw)) or tonumber(raw) end
+  if number_text(raw) then return compat.tointeger(tonumber(raw)) or tonumber(raw) end
   if raw:match("^%s*[%[{]") then return decode_json(raw, key) end
   return raw
 end
@@ -375,7 +377,7 @@ typed = function(node, raw, key)
   if t == "integer" or t == "number" then
     if not number_text(raw) then return raw end
     local n = tonumber(raw)
-    return math.tointeger(n) or n
+    return compat.tointeger(n) or n
   end
   if t == "boolean" then
     local b = BOOLEANS[raw:lower()]
@@ -494,8 +496,8 @@ end
 
 -- 5 rather than 5.0 (JSON numbers decode as floats)
 local function number_text_of(v)
-  if math.type(v) == "float" and v == math.floor(v) and math.abs(v) < 2^53 then
-    return string.format("%d", math.tointeger(v))
+  if compat.is_integer(v) and math.abs(v) < 2^53 then
+    return compat.integer_text(v)
   end
   return tostring(v)
 end
@@ -959,7 +961,7 @@ function COMMANDS.jobs(words, host)
     return ui:fail(usage_error(o.positional[1] and ("unknown jobs action " .. o.positional[1])
       or "jobs needs an action: get, wait or cancel", "jobs"))
   end
-  local ids = table.move(o.positional, 2, #o.positional, 1, {})
+  local ids = compat.slice(o.positional, 2, #o.positional)
   if #ids == 0 then return ui:fail(usage_error("jobs " .. o.positional[1] .. " needs a job ID", "jobs")) end
   if not timeout_of(o) then return ui:fail(usage_error("--timeout needs a number of seconds", "jobs")) end
   local client, cerr = new_client(o.flags)
@@ -1076,7 +1078,7 @@ function M.main(words, host)
     io.stderr:write(progname, ": unknown command ", tostring(name), "\n")
     return M.EXIT.usage
   end
-  return command(table.move(words, 2, #words, 1, {}), host)
+  return command(compat.slice(words, 2, #words), host)
 end
 
 return M

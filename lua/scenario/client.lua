@@ -7,6 +7,7 @@ local core = require "scenario.core"
 local loop = require "scenario.loop"
 local errors = require "scenario.errors"
 local logmod = require "scenario.log"
+local compat = require "scenario.compat"
 local json = require "scenario.json"
 local util = require "scenario.util"
 
@@ -14,8 +15,9 @@ local M = {}
 
 M.VERSION = core.VERSION
 M.DEFAULT_BASE_URL = "https://api.cloud.scenario.com/v1"
-M.USER_AGENT = string.format("scenario-lua/%s (Lua %s; libcurl %s)",
-  core.VERSION, _VERSION:match("%d+%.%d+") or "?", core.curl_version)
+-- "(Lua 5.4; libcurl 7.88.1)", "(LuaJIT 2.1.0-beta3; libcurl ...)"
+M.USER_AGENT = string.format("scenario-lua/%s (%s; libcurl %s)",
+  core.VERSION, compat.interpreter, core.curl_version)
 
 local Client = {}
 Client.__index = Client
@@ -84,7 +86,8 @@ local function request_option_problems(opts)
         local got = type(k) == "string" and string.format("%q", k) or type(k)
         problems[#problems + 1] = "options.headers: a header name must be a string without "
           .. "control characters or ':' (got " .. got .. ")"
-      elseif (tv ~= "string" and tv ~= "number" and tv ~= "boolean") or tostring(v):find("[\r\n\0]") then
+      elseif (tv ~= "string" and tv ~= "number" and tv ~= "boolean") or tostring(v):find("[\r\n]")
+          or tostring(v):find("\0", 1, true) then   -- 5.1's patterns end at a "\0"
         problems[#problems + 1] = "options.headers." .. k .. ": must be a string without line breaks"
       end
     end

@@ -40,8 +40,9 @@ end
 M.ensure_dir = ensure_dir
 
 -- Closes and removes a download's temporary file, however the download ends:
--- an error, a user callback raising, or its coroutine closed by loop.cancel
--- (a gather stopping its tasks). After the rename there is nothing to remove.
+-- an error, a user callback raising, or its coroutine cancelled by
+-- loop.cancel (a gather stopping its tasks): the guard of loop.with. After
+-- the rename there is nothing to remove.
 local TempFile = {
   __close = function(t)
     if io.type(t.f) == "file" then t.f:close() end
@@ -54,14 +55,21 @@ local TempFile = {
 -- transfer: must not yield). An error raised by on_progress aborts the
 -- transfer, removes the partial file and is re-raised from this call,
 -- unchanged. Returns path or nil, err.
+local fetch
+
 function M.url(client, url, path, opts)
   opts = opts or {}
-  local tmp = string.format("%s.part-%d", path, math.random(1, 1 << 30))
+  local tmp = string.format("%s.part-%d", path, math.random(1, 2^30))
   local f, ferr = io.open(tmp, "wb")
   if not f then
     return nil, errors.new { kind = "io", message = "cannot write " .. tmp .. ": " .. tostring(ferr) }
   end
-  local temp <close> = setmetatable({ f = f, path = tmp }, TempFile)
+  local temp = setmetatable({ f = f, path = tmp }, TempFile)
+  return loop.with(temp, fetch, client, url, path, opts, temp)
+end
+
+fetch = function(client, url, path, opts, temp)
+  local f, tmp = temp.f, temp.path
   local received, write_err = 0, nil
   local on_progress = opts.on_progress
   local spec = {

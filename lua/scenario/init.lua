@@ -25,6 +25,9 @@ M.cancel = loop.cancel
 M.step = loop.step
 M.run = loop.run
 M.sleep = loop.sleep
+-- pcall that a spawned coroutine can wait under on every version (PUC Lua
+-- 5.1's own pcall cannot yield); it is pcall itself on LuaJIT and 5.2+
+M.pcall = loop.pcall
 
 -- scenario.on_error(err, traceback) receives errors raised inside spawned
 -- coroutines (the user's own value, unchanged, once the coroutine's waits are

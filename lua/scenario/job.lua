@@ -1,6 +1,7 @@
 --- Jobs: what a generation returns. A Job knows its id, status and progress,
 -- refreshes itself, waits (polling on the loop's timers, yielding inside
 -- scenario.spawn), cancels, and fetches or downloads its output assets.
+local compat = require "scenario.compat"
 local core = require "scenario.core"
 local loop = require "scenario.loop"
 local errors = require "scenario.errors"
@@ -207,12 +208,15 @@ function Job:wait(opts)
     interval = math.min(interval * 1.5, MAX_POLL_INTERVAL)
     -- no retries inside a poll: the loop polls again anyway, and a 429 must
     -- reach it at once to hold back every poll sharing the gate
+    local poll = { timeout = math.max(1, math.min(client.timeout, deadline - now())),
+      max_retries = 0 }
     local ok, err
-    do -- the gate's permit goes back however the poll ends (also when a
-       -- gather closes this wait because another task raised)
-      local _ <close> = gate and gate.acquire()
-      ok, err = self:refresh { timeout = math.max(1, math.min(client.timeout, deadline - now())),
-        max_retries = 0 }
+    if gate then
+      -- the gate's permit goes back however the poll ends (also when a
+      -- gather cancels this wait because another task raised)
+      ok, err = loop.with(gate.acquire(), self.refresh, self, poll)
+    else
+      ok, err = self:refresh(poll)
     end
     if not ok then
       if not TRANSIENT[err.kind] then return nil, err end
@@ -232,7 +236,7 @@ function Job:assets()
   local ids = self:asset_ids()
   local out = {}
   for i = 1, #ids, 100 do
-    local batch = table.move(ids, i, math.min(i + 99, #ids), 1, {})
+    local batch = compat.slice(ids, i, math.min(i + 99, #ids))
     local body, err = self.client:request("POST", "/assets/get-bulk",
       { body = { assetIds = batch }, operation = "PostAssetGetBulk", unsafe = false })
     if not body then return nil, err end

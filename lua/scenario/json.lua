@@ -6,8 +6,10 @@
 -- what JSON cannot say (NaN, cycles, mixed or non-string keys) with a message
 -- naming the field.
 local cjson = require "cjson.safe"
+local compat = require "scenario.compat"
 
 local M = {}
+local rawlen = compat.rawlen
 local J = cjson.new()
 J.decode_max_depth(256)
 
@@ -15,8 +17,54 @@ M.null = J.null
 local array_mt = { __name = "scenario.json.array" }
 M.array_mt = array_mt
 
---- Decodes a JSON text; returns value or nil, message.
+-- Integers past 2^53 have no exact double: lua-cjson would round them (and
+-- there is no integer subtype on LuaJIT, 5.1 and 5.2 to hold them anyway).
+-- An answer's integer of 16 digits or more that a double would round is
+-- decoded as its decimal string instead, on every version, so an id or a
+-- count is never silently changed. Strings are skipped while scanning.
+local function quote_big_integers(s)
+  local out, pos, n = {}, 1, #s
+  local i = 1
+  while i <= n do
+    local c = s:byte(i)
+    if c == 34 then                                  -- a string: skip to its end
+      local j = i + 1
+      while true do
+        local q = s:find('["\\]', j)
+        if not q then return s end                   -- unterminated: cjson reports it
+        if s:byte(q) == 92 then j = q + 2 else i = q break end
+      end
+      i = i + 1
+    elseif c == 45 or (c >= 48 and c <= 57) then     -- a number
+      local a, b = s:find("^%-?%d+", i)
+      local _, e = s:find("^[%.eE][%d%.eE%+%-]*", b + 1) -- a fraction or exponent
+      if e then
+        b = e
+      elseif b - a + 1 >= 16 then
+        local text = s:sub(a, b)
+        local v = tonumber(text)
+        if v >= 2^53 or v <= -2^53 then
+          out[#out + 1] = s:sub(pos, a - 1)
+          out[#out + 1] = '"' .. text .. '"'
+          pos = b + 1
+        end
+      end
+      i = b + 1
+    else
+      i = i + 1
+    end
+  end
+  if pos == 1 then return s end
+  out[#out + 1] = s:sub(pos)
+  return table.concat(out)
+end
+
+--- Decodes a JSON text; returns value or nil, message. Integers a double
+-- cannot hold exactly come back as decimal strings (see above).
 function M.decode(s)
+  if type(s) == "string" and s:find("%d%d%d%d%d%d%d%d%d%d%d%d%d%d%d%d") then
+    s = quote_big_integers(s)
+  end
   return J.decode(s)
 end
 
@@ -48,7 +96,7 @@ local function shape(t, path)
   for k in pairs(t) do
     count = count + 1
     if type(k) == "string" then strings = strings + 1
-    elseif math.type(k) == "integer" and k >= 1 then
+    elseif compat.is_integer(k) and k >= 1 then
       if k > max then max = k end
     else
       error({ path = path, msg = "has a key that is neither a string nor an array index: "
@@ -104,10 +152,8 @@ encode_value = function(v, out, path, seen)
     if v ~= v or v == math.huge or v == -math.huge then
       error({ path = path, msg = "is not a finite number" }, 0)
     end
-    if math.type(v) == "integer" then
-      out[#out + 1] = string.format("%d", v)
-    elseif v == math.floor(v) and v > -2^53 and v < 2^53 then
-      out[#out + 1] = string.format("%d", math.tointeger(v))
+    if v == math.floor(v) and v > -2^63 and v < 2^63 then
+      out[#out + 1] = compat.integer_text(v)   -- no ".0", also without an integer subtype
     else
       local short = string.format("%.14g", v)
       out[#out + 1] = tonumber(short) == v and short or string.format("%.17g", v)

@@ -13,19 +13,35 @@
 -- once (`cancel`), and the error comes out of `gather`. A spawned coroutine
 -- that raises goes to `on_error`; other spawned coroutines carry on.
 --
--- How a wait is stopped: `await` holds a to-be-closed guard while it yields,
--- so closing the coroutine (`cancel`, or Lua's own coroutine.close) cancels the
--- request or timer it was waiting on and forgets the wait; `gather` holds one
--- that closes its workers, so closing nests; a semaphore's permit and a queued
--- acquire are guarded the same way, so no permit is lost.
+-- How a wait is stopped: the same code runs on Lua 5.1 to 5.4 and LuaJIT,
+-- which have no to-be-closed variables (5.4's `<close>`) and, but for 5.4, no
+-- coroutine.close. So the scheduler keeps a stack of guards per coroutine:
+-- `await` pushes one while it yields, so that cancelling the coroutine
+-- cancels the request or timer it was waiting on and forgets the wait;
+-- `with(guard, fn)` is try/finally (the guard closes when fn returns, raises,
+-- or its coroutine is cancelled); `gather` holds one that cancels its
+-- workers, so cancelling nests; a semaphore's permit and a queued acquire are
+-- guarded the same way, so no permit is lost. A guard is a table whose
+-- metatable has `__close(guard)`.
+--
+-- PUC Lua 5.1 cannot yield across pcall: `M.pcall` is a pcall that can (it
+-- runs the function in a coroutine of its own and passes its yields on, as
+-- coxpcall does), and `current()` sees through it to the coroutine the loop
+-- resumes. Everywhere else `M.pcall` is pcall.
 local core = require "scenario.core"
+local compat = require "scenario.compat"
 
 local M = {}
 
+local unpack, pack = compat.unpack, compat.pack
+
 local WAIT = {}                                    -- sentinel yielded while waiting
+local MAIN = {}                                    -- key of the main thread's guards
 local waiting = {}                                 -- core handle -> coroutine
 local waits = {}                                   -- coroutine -> what it awaits
 local spawned = setmetatable({}, { __mode = "k" }) -- coroutine -> true, while alive
+local guards = setmetatable({}, { __mode = "k" })  -- coroutine (or MAIN) -> guard stack
+local parents = setmetatable({}, { __mode = "k" }) -- M.pcall's coroutine -> its caller's
 local ready = {}                                   -- coroutines to resume next step
 -- finished handles not yet dispatched: a queue of backlog[head..tail]
 local backlog, head, tail = {}, 1, 0
@@ -34,6 +50,20 @@ local backlog, head, tail = {}, 1, 0
 -- is longer); what is left waits for the next step, so that a frame loop
 -- calling step(0) is never held up by many transfers finishing at once.
 M.BUDGET = 0.001
+
+-- The coroutine the loop resumes for the running code (seeing through
+-- M.pcall's own coroutines), or nil on the main thread.
+local function current()
+  local co, main = coroutine.running()
+  if main then return nil end                      -- 5.2+: the main thread
+  local parent = parents[co]
+  while parent do
+    if parent == MAIN then return nil end
+    co, parent = parent, parents[parent]
+  end
+  return co
+end
+M.current = current
 
 --- Called with (err, traceback) when a spawned coroutine raises. If it raises
 -- in turn, that error is written to stderr and dropped.
@@ -49,6 +79,84 @@ local function report(err, traceback)
   end
 end
 
+-- Guards ---------------------------------------------------------------------
+
+--- Pushes a guard on the running coroutine's stack; returns it.
+function M.defer(guard)
+  local key = current() or MAIN
+  local stack = guards[key]
+  if not stack then
+    stack = {}
+    guards[key] = stack
+  end
+  stack[#stack + 1] = guard
+  return guard
+end
+
+-- Closes the guards of `key` from the top down to position `depth`; returns
+-- the first error a guard raised, if any.
+local function unwind(key, depth)
+  local stack = guards[key]
+  if not stack then return nil end
+  local first
+  for i = #stack, depth, -1 do
+    local g = stack[i]
+    stack[i] = nil
+    local ok, err = pcall(getmetatable(g).__close, g)
+    if not ok and first == nil then first = { err } end
+  end
+  if #stack == 0 then guards[key] = nil end
+  return first
+end
+
+--- Closes a guard pushed by defer (and any left above it); raises what its
+-- __close raised.
+function M.close(guard)
+  local key = current() or MAIN
+  local stack = guards[key]
+  for i = stack and #stack or 0, 1, -1 do
+    if stack[i] == guard then
+      local e = unwind(key, i)
+      if e then error(e[1], 0) end
+      return
+    end
+  end
+  getmetatable(guard).__close(guard)                -- not deferred: close it now
+end
+
+if compat.yield_across_pcall then
+  M.pcall = pcall
+else
+  -- PUC 5.1: fn runs in a coroutine of its own; its yields (waits) are passed
+  -- on to the caller's coroutine, and what resumes the caller resumes it.
+  function M.pcall(fn, ...)
+    local co = coroutine.create(fn)
+    parents[co] = coroutine.running() or MAIN
+    local r = pack(coroutine.resume(co, ...))
+    while r[1] and coroutine.status(co) == "suspended" do
+      r = pack(coroutine.resume(co, coroutine.yield(unpack(r, 2, r.n))))
+    end
+    parents[co] = nil
+    return unpack(r, 1, r.n)
+  end
+end
+
+--- try/finally: runs fn(...) with `guard` deferred; the guard closes when fn
+-- returns or raises (then the error is re-raised), or when the coroutine is
+-- cancelled while fn waits. Guards fn deferred and left open close too.
+function M.with(guard, fn, ...)
+  local key = current() or MAIN
+  M.defer(guard)
+  local depth = #guards[key]
+  local r = pack(M.pcall(fn, ...))
+  local e = unwind(key, depth)
+  if not r[1] then error(r[2], 0) end
+  if e then error(e[1], 0) end
+  return unpack(r, 2, r.n)
+end
+
+-- Coroutines -----------------------------------------------------------------
+
 local function resume(co, ...)
   -- a coroutine closed while it sat in `ready` or in a step's batch
   if coroutine.status(co) ~= "suspended" then return end
@@ -56,12 +164,12 @@ local function resume(co, ...)
   if not ok then
     spawned[co] = nil
     local traceback = debug.traceback(co)
-    -- a coroutine that dies of an error does not unwind its stack: closing it
-    -- runs its pending <close> guards (whatever it still waited on is cancelled)
-    coroutine.close(co)
+    -- guards still open (whatever it waited on is cancelled)
+    unwind(co, 1)
     report(res, traceback)
   elseif coroutine.status(co) == "dead" then
     spawned[co] = nil
+    guards[co] = nil
   elseif res ~= WAIT then
     ready[#ready + 1] = co                         -- a plain yield: run again next step
   end
@@ -78,15 +186,15 @@ end
 
 --- True when the running code is a coroutine started by spawn.
 function M.in_spawned()
-  local co, main = coroutine.running()
-  return not main and spawned[co] == true
+  local co = current()
+  return co ~= nil and spawned[co] == true
 end
 
---- Stops a suspended coroutine now (Lua's coroutine.close): the request or
--- timer it waits on is cancelled, the workers of a `gather` it waits in are
--- closed as well, and it is never resumed. Coroutines it spawned itself run
--- on. Returns true when co is dead afterwards, false when it cannot be
--- closed from here (it is running, or resumed the caller).
+--- Stops a suspended coroutine now: its guards close (the request or timer
+-- it waits on is cancelled, the workers of a `gather` it waits in are
+-- cancelled as well) and it is never resumed. Coroutines it spawned itself
+-- run on. Returns true when co is stopped or dead afterwards, false when it
+-- cannot be stopped from here (it is running, or resumed the caller).
 function M.cancel(co)
   local st = coroutine.status(co)
   if st ~= "suspended" and st ~= "dead" then return false end
@@ -94,10 +202,9 @@ function M.cancel(co)
   for i = #ready, 1, -1 do
     if ready[i] == co then table.remove(ready, i) end
   end
-  if st == "suspended" then
-    local ok, err = coroutine.close(co)
-    if not ok then report(err) end                 -- a <close> handler raised
-  end
+  local e = unwind(co, 1)
+  if e then report(e[1]) end                       -- a guard raised
+  if st == "suspended" then compat.close_coroutine(co) end
   local h = waits[co]                              -- a wait made without `await`
   if h ~= nil then
     waits[co] = nil
@@ -156,7 +263,7 @@ end
 local Event = {}
 Event.__index = Event
 
--- Held by `await` while a coroutine yields: when the coroutine is closed
+-- Held by `await` while a coroutine yields: when the coroutine is cancelled
 -- before the handle is done, the wait is forgotten and the handle cancelled.
 local AwaitGuard = {
   __close = function(g)
@@ -174,13 +281,30 @@ local AwaitGuard = {
   end,
 }
 
+-- PUC 5.1 cannot yield inside the iterator of a generic for: an iterator
+-- that waits there says so with no_yield(), and the waits of its coroutine
+-- step the loop in place instead (see pager.lua).
+local no_yield = setmetatable({}, { __mode = "k" }) -- coroutine -> depth
+
+--- Runs fn(...) where a wait must not yield (an iterator on PUC 5.1): its
+-- waits step the loop in place. Elsewhere it just calls fn.
+function M.no_yield(fn, ...)
+  local co = current()
+  if compat.yield_in_iterators or co == nil then return fn(...) end
+  no_yield[co] = (no_yield[co] or 0) + 1
+  local r = pack(pcall(fn, ...))
+  no_yield[co] = no_yield[co] > 1 and no_yield[co] - 1 or nil
+  if not r[1] then error(r[2], 0) end
+  return unpack(r, 2, r.n)
+end
+
 --- Waits until a core handle (request or timer) or an event is done: yields
 -- inside a spawned coroutine, drives the loop otherwise.
 function M.await(handle)
   if handle:done() then return end
-  if M.in_spawned() then
-    local co = coroutine.running()
-    local _ <close> = setmetatable({ handle = handle, co = co }, AwaitGuard)
+  local co = current()
+  if co ~= nil and spawned[co] and not no_yield[co] then
+    local guard = M.defer(setmetatable({ handle = handle, co = co }, AwaitGuard))
     waits[co] = handle
     if getmetatable(handle) == Event then
       local ws = handle.waiters
@@ -189,6 +313,7 @@ function M.await(handle)
       waiting[handle] = co
     end
     while not handle:done() do coroutine.yield(WAIT) end
+    M.close(guard)
   else
     while not handle:done() do M.step(1000) end
   end
@@ -213,7 +338,8 @@ function M.event()
   return setmetatable({ is_set = false, waiters = {} }, Event)
 end
 
--- A semaphore's permit: closing it (`local p <close> = s.acquire()`) releases it.
+-- A semaphore's permit: a guard (loop.with(s.acquire(), fn) holds it while
+-- fn runs); permit:release() gives it back, once.
 local Permit = {
   __close = function(p)
     if not p.released then
@@ -224,7 +350,7 @@ local Permit = {
 }
 Permit.__index = { release = Permit.__close }
 
--- Held while an acquire waits in the queue: a waiter closed before it got
+-- Held while an acquire waits in the queue: a waiter cancelled before it got
 -- its permit leaves the queue, or passes on the permit handed to it meanwhile.
 local QueueGuard = {
   __close = function(g)
@@ -241,7 +367,7 @@ local QueueGuard = {
 }
 
 --- A counting semaphore: at most n holders at once; waiters queue in order.
--- s.acquire() returns a permit: close it (a <close> variable, or
+-- s.acquire() returns a permit: close it (loop.with, loop.close or
 -- permit:release()) or call s.release(), once.
 function M.semaphore(n)
   local s = { free = n, queue = {} }
@@ -251,9 +377,10 @@ function M.semaphore(n)
     else
       local ev = M.event()
       s.queue[#s.queue + 1] = ev
-      local guard <close> = setmetatable({ sem = s, ev = ev }, QueueGuard)
+      local guard = M.defer(setmetatable({ sem = s, ev = ev }, QueueGuard))
       M.await(ev)
       guard.got = true
+      M.close(guard)
     end
     return setmetatable({ sem = s }, Permit)
   end
@@ -268,15 +395,15 @@ local function cancel_all(list)
   for i = 1, #list do M.cancel(list[i]) end
 end
 
--- Held by `gather` while it waits: closing the coroutine that runs a gather
--- closes its workers too.
+-- Held by `gather` while it waits: cancelling the coroutine that runs a
+-- gather cancels its workers too.
 local Workers = { __close = function(w) cancel_all(w) end }
 
 --- Runs every function of `tasks` with at most `concurrency` at once, on the
 -- loop; waits for all. Returns a list of { result1, result2 } per task.
 -- The first error raised by a task stops the other tasks at once (their
--- requests and timers cancelled, their coroutines closed) and is re-raised
--- here, unchanged.
+-- requests and timers cancelled, their coroutines cancelled) and is
+-- re-raised here, unchanged.
 function M.gather(tasks, concurrency)
   local n = #tasks
   local results = {}
@@ -289,7 +416,7 @@ function M.gather(tasks, concurrency)
     while next_i <= n and not raised do
       local i = next_i
       next_i = i + 1
-      local ok, a, b = pcall(tasks[i])
+      local ok, a, b = M.pcall(tasks[i])
       if ok then
         results[i] = { a, b }
       elseif not raised then
@@ -300,14 +427,16 @@ function M.gather(tasks, concurrency)
     finished = finished + 1
     if finished == workers then all:set() end
   end
-  local cos <close> = setmetatable({}, Workers)
-  for k = 1, workers do cos[k] = M.spawn(worker) end
-  M.await(all)
-  if raised then
-    cancel_all(cos)
-    error(raised[1], 0)
-  end
-  return results
+  local cos = setmetatable({}, Workers)
+  return M.with(cos, function()
+    for k = 1, workers do cos[k] = M.spawn(worker) end
+    M.await(all)
+    if raised then
+      cancel_all(cos)
+      error(raised[1], 0)
+    end
+    return results
+  end)
 end
 
 --- Pauses the caller for `seconds` without stalling the loop.

@@ -4,6 +4,9 @@
 --   for asset in client.assets:each { pageSize = 100, limit = 250 } do ... end
 --   for page in client.jobs:pages { status = "success" } do ... end
 -- A failed page raises its scenario.Error (wrap the loop in pcall to handle it).
+local compat = require "scenario.compat"
+local loop = require "scenario.loop"
+
 local M = {}
 
 -- the array of items in a page: the one table-valued field of the answer
@@ -19,7 +22,7 @@ M.items_of = items_of
 
 -- Splits a resource method's arguments into path arguments, fields, options.
 local function split_args(n_path, ...)
-  local args = table.pack(...)
+  local args = compat.pack(...)
   local path_args, i = {}, 1
   while i <= n_path and (type(args[i]) == "string" or type(args[i]) == "number") do
     path_args[i] = args[i]
@@ -39,10 +42,11 @@ function M.methods(list_method, n_path)
     return function()
       if done then return nil end
       f.paginationToken = token
-      local call = table.move(path_args, 1, #path_args, 1, {})
+      local call = compat.slice(path_args, 1, #path_args)
       call[#call + 1] = f
       call[#call + 1] = options
-      local body, res = list_method(self, table.unpack(call, 1, #path_args + 2))
+      -- called by a generic for: on PUC 5.1 its wait steps the loop in place
+      local body, res = loop.no_yield(list_method, self, compat.unpack(call, 1, #path_args + 2))
       if not body then error(res, 0) end
       token = body.nextPaginationToken
       if token == nil or token == "" or token == f.paginationToken then done = true end

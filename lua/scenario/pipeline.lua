@@ -44,6 +44,7 @@
 -- downloaded {job, files}. An error raised by on_event stops the run at once
 -- (no new submission; every poll, pause and download of the run cancelled;
 -- the state file left as it was, resumable) and is re-raised from p:run.
+local compat = require "scenario.compat"
 local core = require "scenario.core"
 local loop = require "scenario.loop"
 local errors = require "scenario.errors"
@@ -84,7 +85,7 @@ local RUN_OPTIONS = {
 -- Costs come from JSON: 10.0 -> 10
 local function number(v)
   v = tonumber(v)
-  return v and (math.tointeger(v) or v)
+  return v and (compat.tointeger(v) or v)
 end
 
 local function plan_error(message, problems)
@@ -168,7 +169,7 @@ end
 -- References ---------------------------------------------------------------
 
 local function new_ref(target, index, owner)
-  if index ~= nil and (math.type(index) ~= "integer" or index < 1) then
+  if index ~= nil and (not compat.is_integer(index) or index < 1) then
     error(plan_error("asset(i): i must be an integer >= 1 (got " .. tostring(index) .. ")"), 3)
   end
   return setmetatable({ target = target, index = index, owner = owner }, Ref)
@@ -270,7 +271,7 @@ local function canonical(self, v, out, seen)
   local t = type(v)
   if t == "string" then out[#out + 1] = "s" .. #v .. ":" .. v
   elseif t == "number" then
-    out[#out + 1] = math.type(v) == "integer" and ("i" .. v) or string.format("f%.17g", v)
+    out[#out + 1] = compat.is_integer(v) and ("i" .. compat.integer_text(v)) or string.format("f%.17g", v)
   elseif t == "table" then
     if v == json.null then out[#out + 1] = "null" return end
     if seen[v] then out[#out + 1] = "cycle" return end
@@ -295,19 +296,24 @@ local function canonical(self, v, out, seen)
   end
 end
 
--- FNV-1a, 64 bits (Lua integers wrap), as 16 hex digits.
-local function fnv1a(s)
-  local h = -3750763034362895579 -- 0xcbf29ce484222325
+-- Two polynomial hashes modulo primes below 2^31, as 16 hex digits. Plain
+-- arithmetic (no bit operators, every product below 2^53) gives the same
+-- digits on every Lua version, so a state file moves between interpreters.
+local P1, P2 = 2147483629, 2147483587
+local function digest(s)
+  local a, b = 0, 0
   for i = 1, #s do
-    h = (h ~ s:byte(i)) * 1099511628211
+    local c = s:byte(i)
+    a = (a * 257 + c) % P1
+    b = (b * 263 + c) % P2
   end
-  return string.format("%016x", h)
+  return string.format("%08x%08x", a, b)
 end
 
 local function fingerprint(self, s)
   local out = { s.op.id, "|" }
   canonical(self, s.fields, out, {})
-  return fnv1a(table.concat(out))
+  return digest(table.concat(out))
 end
 
 -- Planning -----------------------------------------------------------------
@@ -356,7 +362,7 @@ local function make_plan(self)
       if mark[d] == "open" then
         local from
         for i = #stack, 1, -1 do if stack[i] == d then from = i break end end
-        cycle = table.move(stack, from, #stack, 1, {})
+        cycle = compat.slice(stack, from, #stack)
         cycle[#cycle + 1] = d
         return
       elseif not mark[d] then
@@ -431,7 +437,7 @@ end
 local function read_state(path)
   local f = io.open(path, "rb")
   if not f then return { version = M.STATE_VERSION, steps = {} } end
-  local text = f:read("a")
+  local text = f:read("*a")   -- "*a": Lua 5.1 and 5.2 know no "a"
   f:close()
   local state = json.decode(text or "")
   if type(state) ~= "table" or type(state.steps) ~= "table" then
@@ -461,7 +467,7 @@ local function write_state(path, state)
   local dir = dir_of(path)
   local dok, derr = core.mkdir(dir)
   if not dok then return nil, io_error("pipeline: cannot create directory " .. tostring(derr)) end
-  local tmp = string.format("%s.tmp-%d", path, math.random(1, 1 << 30))
+  local tmp = string.format("%s.tmp-%d", path, math.random(1, 2^30))
   local f, ferr = io.open(tmp, "wb")
   if not f then return nil, io_error("pipeline: cannot write " .. tmp .. ": " .. tostring(ferr)) end
   local ok, werr = f:write(text, "\n")
@@ -517,7 +523,7 @@ local function check_run_options(opts)
     end
   end
   local c = opts.concurrency
-  if type(c) == "number" and (math.tointeger(c) == nil or c < 1) then
+  if type(c) == "number" and (not compat.is_integer(c) or c < 1) then
     problems[#problems + 1] = "options.concurrency: must be an integer >= 1 (got " .. tostring(c) .. ")"
   end
   local max = opts.max_cost
@@ -540,7 +546,7 @@ local function task_set()
   -- transfer or timer canceled, its own spawned coroutines too).
   function set.stop()
     set.stopped = true
-    local me = coroutine.running()
+    local me = loop.current()
     for _, co in ipairs(set.list) do
       if co ~= me and coroutine.status(co) == "suspended" then M._cancel(co) end
     end
@@ -550,8 +556,7 @@ end
 
 -- Cancels a suspended task of the loop, with what it waits on.
 function M._cancel(co)
-  if loop.cancel then return loop.cancel(co) end
-  coroutine.close(co)
+  return loop.cancel(co)
 end
 
 --- Runs the pipeline; see the README. Returns result (and an error of kind
@@ -566,7 +571,7 @@ function Pipeline:run(opts)
   local client = self.client
   local plan, perr = make_plan(self)
   if not plan then return nil, perr end
-  local concurrency = math.tointeger(opts.concurrency or M.DEFAULT_CONCURRENCY)
+  local concurrency = opts.concurrency or M.DEFAULT_CONCURRENCY
   local on_event = opts.on_event
   local state_file = opts.state_file
 
@@ -700,226 +705,227 @@ function Pipeline:run(opts)
   local slots = loop.semaphore(concurrency)
   local poll_gate = loop.semaphore(16)
   local tasks = task_set()
-  -- however run ends (also when the coroutine running it is closed), no
+  -- however run ends (also when the coroutine running it is cancelled), no
   -- task of it is left on the loop
-  local _ <close> = setmetatable({}, { __close = function() tasks.stop() end })
-  local remaining = #self.steps
-  local all_done = loop.event()
-  local raised
+  return loop.with(setmetatable({}, { __close = function() tasks.stop() end }), function()
+    local remaining = #self.steps
+    local all_done = loop.event()
+    local raised
 
-  local function finish(name, status, err)
-    local rec = records[name]
-    rec.status = status
-    rec.error = err
-    result.order[#result.order + 1] = name
-    ready[name]:set()
-  end
+    local function finish(name, status, err)
+      local rec = records[name]
+      rec.status = status
+      rec.error = err
+      result.order[#result.order + 1] = name
+      ready[name]:set()
+    end
 
-  local function fail(name, err, job)
-    local st = state.steps[name]
-    st.error = tostring(err)
-    save()
-    finish(name, "failed", err)
-    emit { type = "failed", step = name, job = job, error = err }
-  end
+    local function fail(name, err, job)
+      local st = state.steps[name]
+      st.error = tostring(err)
+      save()
+      finish(name, "failed", err)
+      emit { type = "failed", step = name, job = job, error = err }
+    end
 
-  local function download_dir(s)
-    if s.options.download then return s.options.download end
-    if opts.download and leaf[s.name] then return opts.download .. "/" .. safe_dir_name(s.name) end
-  end
+    local function download_dir(s)
+      if s.options.download then return s.options.download end
+      if opts.download and leaf[s.name] then return opts.download .. "/" .. safe_dir_name(s.name) end
+    end
 
-  -- the job is known to have succeeded: outputs, downloads
-  local function succeeded(s, job)
-    local rec, st = records[s.name], state.steps[s.name]
-    local ids = job:asset_ids()
-    outputs[s.name] = ids
-    rec.assets = json.array(ids)
-    st.status, st.assets, st.error = "succeeded", json.array(ids), nil
-    save()
-    emit { type = "finished", step = s.name, job = job, assets = rec.assets }
-    -- dependents may start now: downloads go on beside them
-    ready[s.name]:set()
-    local dir = download_dir(s)
-    if dir then
-      local files, derr = job:download(dir)
-      if not files then
-        st.error = tostring(derr)
+    -- the job is known to have succeeded: outputs, downloads
+    local function succeeded(s, job)
+      local rec, st = records[s.name], state.steps[s.name]
+      local ids = job:asset_ids()
+      outputs[s.name] = ids
+      rec.assets = json.array(ids)
+      st.status, st.assets, st.error = "succeeded", json.array(ids), nil
+      save()
+      emit { type = "finished", step = s.name, job = job, assets = rec.assets }
+      -- dependents may start now: downloads go on beside them
+      ready[s.name]:set()
+      local dir = download_dir(s)
+      if dir then
+        local files, derr = job:download(dir)
+        if not files then
+          st.error = tostring(derr)
+          save()
+          rec.status, rec.error = "failed", errors.new { kind = derr.kind, status = derr.status,
+            message = "step " .. s.name .. ": the job succeeded but the download failed: " .. tostring(derr.message),
+            cause = derr, step = s.name }
+          result.order[#result.order + 1] = s.name
+          emit { type = "failed", step = s.name, job = job, error = rec.error }
+          return
+        end
+        rec.files = json.array(files)
+        st.files = json.array(files)
+        st.status = "done"
         save()
-        rec.status, rec.error = "failed", errors.new { kind = derr.kind, status = derr.status,
-          message = "step " .. s.name .. ": the job succeeded but the download failed: " .. tostring(derr.message),
-          cause = derr, step = s.name }
-        result.order[#result.order + 1] = s.name
-        emit { type = "failed", step = s.name, job = job, error = rec.error }
-        return
+        emit { type = "downloaded", step = s.name, job = job, files = rec.files }
+      else
+        st.status = "done"
+        save()
       end
-      rec.files = json.array(files)
-      st.files = json.array(files)
-      st.status = "done"
-      save()
-      emit { type = "downloaded", step = s.name, job = job, files = rec.files }
-    else
-      st.status = "done"
-      save()
+      rec.status = "done"
+      result.order[#result.order + 1] = s.name
     end
-    rec.status = "done"
-    result.order[#result.order + 1] = s.name
-  end
 
-  local function wait_job(s, job)
-    local rec = records[s.name]
-    local st_opts = s.options
-    local ok, err = job:wait { timeout = st_opts.timeout or opts.timeout or 600, poll_gate = poll_gate,
-      on_progress = function(j)
-        emit { type = "progress", step = s.name, job = j, status = j.status, progress = j.progress }
-      end }
-    slots.release()
-    if not ok then
-      local st = state.steps[s.name]
-      if err.kind == "job_failed" or err.kind == "job_canceled" then
-        st.status = "failed"     -- a definite failure: a later run submits again
-      end                        -- otherwise the job may still run: re-attach later
-      err.step = s.name
-      return fail(s.name, err, job)
-    end
-    rec.job = job
-    return succeeded(s, job)
-  end
-
-  local function run_step(s)
-    local rec, st = records[s.name], state.steps[s.name]
-    -- inputs first
-    for _, d in ipairs(plan.deps[s.name]) do
-      loop.await(ready[d])
-      if records[d].status ~= "done" and not outputs[d] then
-        finish(s.name, "skipped", errors.new { kind = "pipeline", step = s.name,
-          message = "step " .. s.name .. " was skipped: its input " .. d .. " " .. records[d].status })
-        emit { type = "skipped", step = s.name, because = d }
-        return
-      end
-    end
-    if tasks.stopped then return end
-    local problems = {}
-    local fields = resolve(s.fields, "", function(ref) return M._value(self, ref, outputs) end, problems)
-    if #problems > 0 then
-      st.status = "failed"
-      return fail(s.name, errors.new { kind = "validation", step = s.name, problems = problems,
-        message = "step " .. s.name .. ": " .. table.concat(problems, "; ") })
-    end
-    slots.acquire()
-    if tasks.stopped then return slots.release() end
-    st.status, st.job, st.error, st.cost = "submitting", nil, nil, nil
-    local ok, serr = save()
-    if not ok and state_file then
+    local function wait_job(s, job)
+      local rec = records[s.name]
+      local st_opts = s.options
+      local ok, err = job:wait { timeout = st_opts.timeout or opts.timeout or 600, poll_gate = poll_gate,
+        on_progress = function(j)
+          emit { type = "progress", step = s.name, job = j, status = j.status, progress = j.progress }
+        end }
       slots.release()
-      return fail(s.name, serr)
-    end
-    local job, err = resources.call(client, s.op, fields, {})
-    if not job then
-      slots.release()
-      if ambiguous(err) then
-        -- left "submitting": a later run does not send it again either
-        return fail(s.name, errors.new { kind = err.kind, status = err.status, step = s.name,
-          ambiguous = true, cause = err, request_id = err.request_id, operation = err.operation,
-          message = "step " .. s.name .. ": the submission may have reached the API and was not"
-            .. " sent again (a paid call is never sent twice): " .. tostring(err.message) })
+      if not ok then
+        local st = state.steps[s.name]
+        if err.kind == "job_failed" or err.kind == "job_canceled" then
+          st.status = "failed"     -- a definite failure: a later run submits again
+        end                        -- otherwise the job may still run: re-attach later
+        err.step = s.name
+        return fail(s.name, err, job)
       end
-      st.status = "failed"
-      err.step = s.name
-      return fail(s.name, err)
-    end
-    rec.job, rec.job_id, rec.cost = job, job.id, number(job.cost)
-    st.status, st.job, st.cost = "submitted", job.id, rec.cost
-    if rec.cost then
-      result.spend.spent = result.spend.spent + rec.cost
-      result.spend.by_step[s.name] = rec.cost
-    end
-    save()
-    emit { type = "submitted", step = s.name, job = job, cost = rec.cost }
-    return wait_job(s, job)
-  end
-
-  -- what each step does, given the state of earlier runs
-  local function start(s)
-    local st = state.steps[s.name]
-    local rec = records[s.name]
-    local prior = st.status
-    if prior == "done" then
-      local missing = false
-      for _, f in ipairs(rec.files) do if not file_exists(f) then missing = true end end
-      if download_dir(s) and #rec.files == 0 and #rec.assets > 0 then missing = true end
-      outputs[s.name] = rec.assets
-      if not missing then
-        rec.status, rec.resumed = "done", true
-        result.order[#result.order + 1] = s.name
-        ready[s.name]:set()
-        return
-      end
-      prior = "succeeded"
-    end
-    if prior == "succeeded" and st.job then
-      -- outputs known, downloads to (re)do
-      rec.resumed, rec.job_id = true, st.job
-      local job = client.jobs:job { jobId = st.job, status = "success",
-        metadata = { assetIds = rec.assets } }
       rec.job = job
       return succeeded(s, job)
     end
-    if (prior == "submitted" or prior == "succeeded") and st.job then
-      rec.resumed = true
+
+    local function run_step(s)
+      local rec, st = records[s.name], state.steps[s.name]
+      -- inputs first
+      for _, d in ipairs(plan.deps[s.name]) do
+        loop.await(ready[d])
+        if records[d].status ~= "done" and not outputs[d] then
+          finish(s.name, "skipped", errors.new { kind = "pipeline", step = s.name,
+            message = "step " .. s.name .. " was skipped: its input " .. d .. " " .. records[d].status })
+          emit { type = "skipped", step = s.name, because = d }
+          return
+        end
+      end
+      if tasks.stopped then return end
+      local problems = {}
+      local fields = resolve(s.fields, "", function(ref) return M._value(self, ref, outputs) end, problems)
+      if #problems > 0 then
+        st.status = "failed"
+        return fail(s.name, errors.new { kind = "validation", step = s.name, problems = problems,
+          message = "step " .. s.name .. ": " .. table.concat(problems, "; ") })
+      end
       slots.acquire()
       if tasks.stopped then return slots.release() end
-      local job = client.jobs:job(st.job)
-      rec.job, rec.job_id = job, job.id
-      emit { type = "submitted", step = s.name, job = job, cost = rec.cost, resumed = true }
+      st.status, st.job, st.error, st.cost = "submitting", nil, nil, nil
+      local ok, serr = save()
+      if not ok and state_file then
+        slots.release()
+        return fail(s.name, serr)
+      end
+      local job, err = resources.call(client, s.op, fields, {})
+      if not job then
+        slots.release()
+        if ambiguous(err) then
+          -- left "submitting": a later run does not send it again either
+          return fail(s.name, errors.new { kind = err.kind, status = err.status, step = s.name,
+            ambiguous = true, cause = err, request_id = err.request_id, operation = err.operation,
+            message = "step " .. s.name .. ": the submission may have reached the API and was not"
+              .. " sent again (a paid call is never sent twice): " .. tostring(err.message) })
+        end
+        st.status = "failed"
+        err.step = s.name
+        return fail(s.name, err)
+      end
+      rec.job, rec.job_id, rec.cost = job, job.id, number(job.cost)
+      st.status, st.job, st.cost = "submitted", job.id, rec.cost
+      if rec.cost then
+        result.spend.spent = result.spend.spent + rec.cost
+        result.spend.by_step[s.name] = rec.cost
+      end
+      save()
+      emit { type = "submitted", step = s.name, job = job, cost = rec.cost }
       return wait_job(s, job)
     end
-    if prior == "submitting" and not opts.resubmit_unknown then
-      return fail(s.name, errors.new { kind = "pipeline", step = s.name, ambiguous = true,
-        message = "step " .. s.name .. ": an earlier run stopped while submitting it, so the API may"
-          .. " have a job for it; it was not sent again (run with resubmit_unknown = true to send it)" })
+
+    -- what each step does, given the state of earlier runs
+    local function start(s)
+      local st = state.steps[s.name]
+      local rec = records[s.name]
+      local prior = st.status
+      if prior == "done" then
+        local missing = false
+        for _, f in ipairs(rec.files) do if not file_exists(f) then missing = true end end
+        if download_dir(s) and #rec.files == 0 and #rec.assets > 0 then missing = true end
+        outputs[s.name] = rec.assets
+        if not missing then
+          rec.status, rec.resumed = "done", true
+          result.order[#result.order + 1] = s.name
+          ready[s.name]:set()
+          return
+        end
+        prior = "succeeded"
+      end
+      if prior == "succeeded" and st.job then
+        -- outputs known, downloads to (re)do
+        rec.resumed, rec.job_id = true, st.job
+        local job = client.jobs:job { jobId = st.job, status = "success",
+          metadata = { assetIds = rec.assets } }
+        rec.job = job
+        return succeeded(s, job)
+      end
+      if (prior == "submitted" or prior == "succeeded") and st.job then
+        rec.resumed = true
+        slots.acquire()
+        if tasks.stopped then return slots.release() end
+        local job = client.jobs:job(st.job)
+        rec.job, rec.job_id = job, job.id
+        emit { type = "submitted", step = s.name, job = job, cost = rec.cost, resumed = true }
+        return wait_job(s, job)
+      end
+      if prior == "submitting" and not opts.resubmit_unknown then
+        return fail(s.name, errors.new { kind = "pipeline", step = s.name, ambiguous = true,
+          message = "step " .. s.name .. ": an earlier run stopped while submitting it, so the API may"
+            .. " have a job for it; it was not sent again (run with resubmit_unknown = true to send it)" })
+      end
+      return run_step(s)
     end
-    return run_step(s)
-  end
 
-  local function stop_with(e)
-    if raised then return end
-    raised = { e }
-    tasks.stop()
-    all_done:set()
-  end
+    local function stop_with(e)
+      if raised then return end
+      raised = { e }
+      tasks.stop()
+      all_done:set()
+    end
 
-  for _, s in ipairs(self.steps) do
-    tasks.spawn(function()
-      local ok, e = pcall(start, s)
-      if not ok then stop_with(e) end
-      if not ready[s.name]:done() and not raised then ready[s.name]:set() end
-      remaining = remaining - 1
-      if remaining == 0 then all_done:set() end
-    end)
-    if raised then break end
-  end
-  loop.await(all_done)
-  if raised then error(raised[1], 0) end
+    for _, s in ipairs(self.steps) do
+      tasks.spawn(function()
+        local ok, e = loop.pcall(start, s)
+        if not ok then stop_with(e) end
+        if not ready[s.name]:done() and not raised then ready[s.name]:set() end
+        remaining = remaining - 1
+        if remaining == 0 then all_done:set() end
+      end)
+      if raised then break end
+    end
+    loop.await(all_done)
+    if raised then error(raised[1], 0) end
 
-  -- the summary
-  local failed, skipped = {}, {}
-  for _, s in ipairs(self.steps) do
-    local rec = records[s.name]
-    if rec.status == "failed" then failed[#failed + 1] = s.name
-    elseif rec.status == "skipped" then skipped[#skipped + 1] = s.name end
-  end
-  if #failed == 0 and #skipped == 0 then return result end
-  local parts = {}
-  for _, n in ipairs(failed) do
-    parts[#parts + 1] = n .. " (" .. tostring(records[n].error and records[n].error.message) .. ")"
-  end
-  local msg = string.format("pipeline: %d of %d step(s) failed%s%s", #failed, #self.steps,
-    #parts > 0 and (": " .. table.concat(parts, "; ")) or "",
-    #skipped > 0 and ("; skipped: " .. table.concat(skipped, ", ")) or "")
-  local errs = {}
-  for _, n in ipairs(failed) do errs[n] = records[n].error end
-  return result, errors.new { kind = "pipeline", message = msg, failed = failed, skipped = skipped,
-    errors = errs, result = result }
+    -- the summary
+    local failed, skipped = {}, {}
+    for _, s in ipairs(self.steps) do
+      local rec = records[s.name]
+      if rec.status == "failed" then failed[#failed + 1] = s.name
+      elseif rec.status == "skipped" then skipped[#skipped + 1] = s.name end
+    end
+    if #failed == 0 and #skipped == 0 then return result end
+    local parts = {}
+    for _, n in ipairs(failed) do
+      parts[#parts + 1] = n .. " (" .. tostring(records[n].error and records[n].error.message) .. ")"
+    end
+    local msg = string.format("pipeline: %d of %d step(s) failed%s%s", #failed, #self.steps,
+      #parts > 0 and (": " .. table.concat(parts, "; ")) or "",
+      #skipped > 0 and ("; skipped: " .. table.concat(skipped, ", ")) or "")
+    local errs = {}
+    for _, n in ipairs(failed) do errs[n] = records[n].error end
+    return result, errors.new { kind = "pipeline", message = msg, failed = failed, skipped = skipped,
+      errors = errs, result = result }
+  end)
 end
 
 return M

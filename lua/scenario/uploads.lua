@@ -11,6 +11,7 @@
 -- loop; a failed part is retried alone; an expired URL (403) fetches fresh
 -- URLs first. Progress is the sum over parts of the most bytes each part has
 -- sent, so it never goes back and ends exactly at the file's size.
+local compat = require "scenario.compat"
 local core = require "scenario.core"
 local loop = require "scenario.loop"
 local errors = require "scenario.errors"
@@ -80,7 +81,7 @@ local function sniff(head)
   if head:sub(1, 4) == "RIFF" and RIFF[head:sub(9, 12)] then return RIFF[head:sub(9, 12)] end
   if head:sub(5, 8) == "ftyp" then return FTYP[head:sub(9, 12)] or "video/mp4" end
   local b1, b2 = head:byte(1, 2)
-  if b1 == 0xFF and b2 and b2 & 0xE0 == 0xE0 then return "audio/mpeg" end -- MPEG audio frame
+  if b1 == 0xFF and b2 and b2 >= 0xE0 then return "audio/mpeg" end -- MPEG audio frame: 11 sync bits
   if head:sub(1, 2) == "BM" and #head >= 26 then return "image/bmp" end
   local text = head:gsub("^\239\187\191", ""):gsub("^%s+", "")
   if text:sub(1, 4) == "<svg" or (text:sub(1, 5) == "<?xml" and head:find("<svg", 1, true)) then
@@ -113,7 +114,7 @@ local function invalid(field, message, operation)
     problems = { field .. ": " .. message }, message = field .. ": " .. message }
 end
 
-local function is_integer(v) return math.type(v) == "integer" or (type(v) == "number" and v == math.floor(v)) end
+local is_integer = compat.is_integer
 
 -- option -> type, for file / data / assets:upload
 local FILE_OPTIONS = {
@@ -413,24 +414,25 @@ local function send_parts(self, plan, up, ctx)
     -- own coroutine is closed (loop.cancel, or a gather stopping its tasks).
     local finished, raised, tick = false, nil, nil
     local parts = loop.spawn(function()
-      local ok, e = pcall(loop.gather, tasks, ctx.concurrency)
+      local ok, e = loop.pcall(loop.gather, tasks, ctx.concurrency)
       if not ok then raised = { e } end
       finished = true
       if tick then tick:cancel() end
     end)
-    local _ <close> = setmetatable({ parts }, STOP_PARTS)
-    while not finished do
-      local ok, perr = pcall(report)
-      if not ok then
-        loop.cancel(parts)
-        error(perr, 0)
+    loop.with(setmetatable({ parts }, STOP_PARTS), function()
+      while not finished do
+        local ok, perr = loop.pcall(report)
+        if not ok then
+          loop.cancel(parts)
+          error(perr, 0)
+        end
+        if not finished then
+          tick = core.timer(PROGRESS_INTERVAL)
+          loop.await(tick)
+          tick = nil
+        end
       end
-      if not finished then
-        tick = core.timer(PROGRESS_INTERVAL)
-        loop.await(tick)
-        tick = nil
-      end
-    end
+    end)
     if raised then error(raised[1], 0) end
   end
   if state.failed then return nil, state.failed end
@@ -532,9 +534,9 @@ function Uploads:data(bytes, opts)
     return nil, errors.new { kind = "io", message = "cannot write a temporary file " .. tmp .. ": " .. tostring(werr) }
   end
   -- removed however the call ends: a result, an error (on_progress raising),
-  -- or this call's coroutine closed
-  local _ <close> = setmetatable({}, { __close = function() os.remove(tmp) end })
-  return Uploads.file(self, tmp, copy)
+  -- or this call's coroutine cancelled
+  local temp = setmetatable({}, { __close = function() os.remove(tmp) end })
+  return loop.with(temp, Uploads.file, self, tmp, copy)
 end
 
 local URL_OPTIONS = { kind = "string", file_name = "string", asset_options = "table",

@@ -1,4 +1,6 @@
 --- Small helpers shared by the modules: base64, percent-encoding, query strings.
+local compat = require "scenario.compat"
+
 local M = {}
 
 local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
@@ -7,14 +9,12 @@ function M.base64(s)
   local out = {}
   for i = 1, #s, 3 do
     local a, b, c = s:byte(i, i + 2)
-    local n = (a << 16) | ((b or 0) << 8) | (c or 0)
-    local q = {
-      B64:sub((n >> 18) + 1, (n >> 18) + 1),
-      B64:sub(((n >> 12) & 63) + 1, ((n >> 12) & 63) + 1),
-      b and B64:sub(((n >> 6) & 63) + 1, ((n >> 6) & 63) + 1) or "=",
-      c and B64:sub((n & 63) + 1, (n & 63) + 1) or "=",
-    }
-    out[#out + 1] = table.concat(q)
+    -- 24 bits as four 6-bit digits, by arithmetic (no bit operators on 5.1)
+    local n = a * 65536 + (b or 0) * 256 + (c or 0)
+    local d1, d2 = math.floor(n / 262144), math.floor(n / 4096) % 64
+    local d3, d4 = math.floor(n / 64) % 64, n % 64
+    out[#out + 1] = B64:sub(d1 + 1, d1 + 1) .. B64:sub(d2 + 1, d2 + 1)
+      .. (b and B64:sub(d3 + 1, d3 + 1) or "=") .. (c and B64:sub(d4 + 1, d4 + 1) or "=")
   end
   return table.concat(out)
 end
@@ -29,9 +29,7 @@ end
 
 local function scalar(v)
   if type(v) == "boolean" then return v and "true" or "false" end
-  if math.type(v) == "float" and v == math.floor(v) and v > -2^53 and v < 2^53 then
-    return string.format("%d", v)
-  end
+  if compat.is_integer(v) and v > -2^63 and v < 2^63 then return compat.integer_text(v) end
   return tostring(v)
 end
 M.scalar = scalar

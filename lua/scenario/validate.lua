@@ -33,6 +33,7 @@
 -- array parameter is taken as already joined; explode=true arrays come back
 -- as a list of strings, none in the current document).
 local cjson = require "cjson"
+local compat = require "scenario.compat"
 
 local M = {}
 
@@ -52,11 +53,10 @@ M.IMPLICIT_QUERY = { projectId = { type = "string" } }
 -- Formatting --------------------------------------------------------------
 
 local function fmt_number(v)
-  local i = math.tointeger(v)
-  if i then return string.format("%d", i) end
   if v ~= v then return "nan" end
   if v == math.huge then return "inf" end
   if v == -math.huge then return "-inf" end
+  if compat.is_integer(v) and math.abs(v) < 2^63 then return compat.integer_text(v) end
   for prec = 15, 17 do
     local s = string.format("%." .. prec .. "g", v)
     if tonumber(s) == v then return s end
@@ -77,7 +77,7 @@ end
 local function is_sequence(t)
   local n = 0
   for k in pairs(t) do
-    if math.type(k) ~= "integer" or k < 1 then return false end
+    if not compat.is_integer(k) or k < 1 then return false end
     n = n + 1
   end
   return n == #t
@@ -184,7 +184,7 @@ local check_value
 local function check_string(ctx, path, node, v)
   if type(v) ~= "string" then return type_problem(ctx, path, node, v) end
   if not check_enum(ctx, path, node, v) then return end
-  local len = utf8.len(v) or #v
+  local len = compat.utf8_len(v)
   if node.minLength and len < node.minLength then
     add(ctx, path, ("must be at least %d characters long (got %d)"):format(node.minLength, len))
   end
@@ -201,7 +201,7 @@ local function check_number(ctx, path, node, v)
   if v ~= v or v == math.huge or v == -math.huge then
     return add(ctx, path, ("must be a finite number (got %s)"):format(fmt_number(v)))
   end
-  if node.type == "integer" and not math.tointeger(v) then
+  if node.type == "integer" and not compat.is_integer(v) then
     return add(ctx, path, ("must be an integer (got %s)"):format(fmt_number(v)))
   end
   if check_enum(ctx, path, node, v) then check_range(ctx, path, node, v) end
@@ -318,7 +318,7 @@ local function query_scalar(ctx, path, node, v)
   elseif t == "integer" or t == "number" then
     local n = v
     if type(v) == "string" then n = tonumber(v) end
-    if type(n) ~= "number" or (t == "integer" and not math.tointeger(n))
+    if type(n) ~= "number" or (t == "integer" and not compat.is_integer(n))
         or n ~= n or n == math.huge or n == -math.huge then
       add(ctx, path, ("must be %s (got %s)"):format(ARTICLE[t], show(v)))
       return nil
@@ -391,8 +391,7 @@ local function build_path(ctx, op, fields)
     local seg
     if v == nil or v == "" then
       add(ctx, name, "required")
-    elseif type(v) == "string" or math.type(v) == "integer"
-        or (type(v) == "number" and math.tointeger(v)) then
+    elseif type(v) == "string" or compat.is_integer(v) then
       seg = M.encode_path_segment(v)
       for _, r in ipairs(op.reserved and op.reserved[name] or {}) do
         if seg == r then
@@ -444,7 +443,7 @@ function M.check(op, fields, opts)
   local query_in, body_in, unknown_query = {}, {}, {}
   local positional, n_positional = false, 0
   for k in pairs(fields) do
-    if math.type(k) == "integer" then
+    if compat.is_integer(k) then
       positional, n_positional = true, n_positional + 1
     elseif type(k) ~= "string" then
       add(ctx, "fields", ("field names must be strings (got %s)"):format(show(k)))
@@ -488,7 +487,7 @@ function M.check(op, fields, opts)
       add(ctx, "body", "give the items either as the array part of the fields or as body = {...}")
     elseif positional then
       if n_positional ~= #fields then add(ctx, "fields", "the array part has holes") end
-      body_value = table.move(fields, 1, #fields, 1, {})
+      body_value = compat.slice(fields, 1, #fields)
     else
       body_value = explicit_body
     end

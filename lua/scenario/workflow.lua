@@ -37,6 +37,7 @@
 -- 50 nodes, inputs a custom model does not take or lacks) is collected and
 -- returned at once by wf:compile as one scenario.Error of kind "validation"
 -- with a `problems` list of "<field>: <reason>" strings; nothing is sent.
+local compat = require "scenario.compat"
 local operations = require "scenario.operations"
 local json = require "scenario.json"
 local errors = require "scenario.errors"
@@ -153,7 +154,7 @@ local function check_schema(s, v, path, problems)
     end
   elseif t == "number" or t == "integer" then
     if type(v) ~= "number" or v ~= v then return bad(ARTICLE[t]) end
-    if t == "integer" and not math.tointeger(v) then return bad("an integer") end
+    if t == "integer" and not compat.is_integer(v) then return bad("an integer") end
     if s.minimum and v < s.minimum then return bad(">= " .. num(s.minimum)) end
   elseif t == "boolean" then
     if type(v) ~= "boolean" then return bad("a boolean") end
@@ -231,7 +232,7 @@ local function check_value(def, v, path, problems)
   local typ = def.type
   local allowed = type(def.allowedValues) == "table" and #def.allowedValues > 0 and set_of(def.allowedValues)
   local function check_string(s, where)
-    local len = utf8.len(s) or #s
+    local len = compat.utf8_len(s)
     if type(def.minLength) == "number" and len < def.minLength then
       problems[#problems + 1] = ("%s: must be at least %s characters long (got %d)")
         :format(where, num(def.minLength), len)
@@ -335,7 +336,7 @@ function M.prepare_run_inputs(defs, values)
   end
   for k, v in pairs(values) do
     if ITEM[types[k]] and type(v) == "table" then
-      out[k] = json.array(table.move(v, 1, #v, 1, {}))
+      out[k] = json.array(compat.slice(v, 1, #v))
     else
       out[k] = v
     end
@@ -358,7 +359,7 @@ local function ref_copy(r)
   local out = {}
   for k, v in pairs(r) do out[k] = v end
   if type(r.conditional) == "table" then
-    out.conditional = table.move(r.conditional, 1, #r.conditional, 1, {})
+    out.conditional = compat.slice(r.conditional, 1, #r.conditional)
   end
   return setmetatable(out, Ref)
 end

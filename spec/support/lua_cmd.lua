@@ -1,4 +1,7 @@
---- The shell prefix that runs lua5.4 on this tree's modules and C core build
--- (SCENARIO_BUILD: build or build-asan), for tests that start a process.
-local build = os.getenv("SCENARIO_BUILD") or "build"
-return "LUA_PATH='lua/?.lua;lua/?/init.lua;spec/?.lua;;' LUA_CPATH='" .. build .. "/lua/?.so;;' lua5.4"
+--- The shell prefix that runs the interpreter running the specs (lua5.4,
+-- luajit, lua5.1 ...) on this tree's modules and its build of the C core
+-- (SCENARIO_BUILD: build, build-asan, build-luajit ...), for tests that start
+-- a process.
+local interp = require "support.interp"
+return "LUA_PATH='lua/?.lua;lua/?/init.lua;spec/?.lua;;' LUA_CPATH='" .. interp.build ..
+  "/lua/?.so;;' " .. interp.name

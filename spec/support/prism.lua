@@ -11,7 +11,7 @@ local PRISM = "spec/contract/node_modules/.bin/prism"
 local function free_port()
   local p = io.popen(require("support.native") .. "python3 -c 'import socket; s = socket.socket(); " ..
     "s.bind((\"127.0.0.1\", 0)); print(s.getsockname()[1])'")
-  local port = p:read("l")
+  local port = p:read("*l")
   p:close()
   return port
 end
@@ -26,7 +26,7 @@ function M.start(mode, upstream, document)
   if upstream then args[#args + 1] = upstream end
   -- `echo $$` before exec: the shell's pid becomes Prism's pid
   local pipe = assert(io.popen("echo $$; " .. table.concat(args, " ") .. " > " .. log .. " 2>&1", "r"))
-  local pid = tonumber(pipe:read("l"))
+  local pid = tonumber(pipe:read("*l"))
   local self = setmetatable({ pipe = pipe, pid = pid, log = log,
     url = "http://127.0.0.1:" .. port }, P)
   for _ = 1, 600 do
@@ -40,7 +40,7 @@ end
 function P:log_text()
   local f = io.open(self.log)
   if not f then return "" end
-  local s = f:read("a")
+  local s = f:read("*a")
   f:close()
   return s
 end
@@ -60,8 +60,9 @@ end
 -- Prism's own mock answers invalid mended (spec/contract/mock_document.py).
 function M.mock_document()
   local path = os.tmpname() .. ".json"
-  assert(os.execute(require("support.native") ..
-    "python3 spec/contract/mock_document.py api/openapi.json " .. path .. " > /dev/null"))
+  local ok, out = require("support.sh")(require("support.native") ..
+    "python3 spec/contract/mock_document.py api/openapi.json " .. path .. " 2>&1 > /dev/null")
+  assert(ok, "mock_document.py failed: " .. out)
   return path
 end
 

@@ -16,6 +16,7 @@
 -- properties. `dryRun` is never sampled: dry runs are the `dry_run` option.
 -- Path parameters are simple ids ("asset-1") that no literal route shadows.
 local M = {}
+local compat = require "scenario.compat"
 
 -- Regular expressions ------------------------------------------------------
 
@@ -199,7 +200,7 @@ local function sample_string(node, name, index)
   else
     s = plain_string(name, index)
   end
-  local len = utf8.len(s) or #s
+  local len = compat.utf8_len(s)
   if len > max then s = s:sub(1, max) end
   while #s < min do s = s .. "x" end
   if node.lua_pattern and not s:find(node.lua_pattern) then
@@ -239,7 +240,7 @@ local function sample_number(node)
   else
     v = int and 1 or 0.5
   end
-  if int then v = math.tointeger(v) or error("samples: no integer for " .. tostring(lo) .. ".." .. tostring(hi)) end
+  if int then v = compat.tointeger(v) or error("samples: no integer for " .. tostring(lo) .. ".." .. tostring(hi)) end
   return v
 end
 
@@ -319,7 +320,7 @@ function M.fields(op, opts)
   local body = op.body
   if body and op.body_is_array then
     local items = M.value(body, "body", { optional = true, items = 2 })
-    table.move(items, 1, #items, 1, fields)
+    for i = 1, #items do fields[i] = items[i] end
   elseif body and not body.properties and not body.type then
     for k, v in pairs(FREE_FORM) do fields[k] = v end
   elseif body then

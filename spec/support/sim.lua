@@ -28,7 +28,7 @@ function M.start(opts)
   if opts.faults then args[#args + 1] = "--faults '" .. opts.faults .. "'" end
   for _, a in ipairs(opts.args or {}) do args[#args + 1] = a end
   local pipe = assert(io.popen(table.concat(args, " "), "r"))
-  local line = pipe:read("l")
+  local line = pipe:read("*l")
   local port, pid = (line or ""):match("^LISTENING (%d+) (%d+)")
   assert(port, "simulator did not start: " .. tostring(line))
   return setmetatable({ pipe = pipe, port = tonumber(port), pid = tonumber(pid),
