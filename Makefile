@@ -50,7 +50,9 @@ CORE_SRC = csrc/buf.c csrc/heap.c csrc/retry.c csrc/loop.c csrc/request.c \
 LIB_SRC  = $(CORE_SRC) csrc/embed.c
 CORE_OBJ = $(CORE_SRC:csrc/%.c=$(BUILD)/obj/%.o)
 LIB_OBJ  = $(LIB_SRC:csrc/%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/bundle.o
-LUA_SRC  = $(sort $(wildcard lua/scenario/*.lua))
+# every scenario.* module, subfolders included (resources/, runner/, ...):
+# the bundle, make install and the rockspec (rockspec/modules.lua) go by it
+LUA_SRC  = $(sort $(shell find lua/scenario -name '*.lua'))
 HEADERS  = $(wildcard csrc/*.h)
 
 MODULE   = $(BUILD)/lua/scenario/core.so
@@ -62,7 +64,7 @@ DEB_PKGS = lua5.4 liblua5.4-dev libcurl4-openssl-dev lua-cjson lua-busted \
            lua5.3 liblua5.3-dev lua-coxpcall love xvfb xauth libgl1-mesa-dri
 
 .PHONY: all all-lua deps test test-more-lua test-all-lua test-asan test-slow demo simulator \
-        install clean lint generate docs bench fuzz valgrind lint-c
+        install clean lint generate docs bench fuzz valgrind lint-c rockspec
 
 HOST     = $(BUILD)/embed-host
 
@@ -177,8 +179,11 @@ test-slow: deps $(PRISM)
 	$(MAKE) all
 	SCENARIO_BUILD=$(BUILD) SCENARIO_SLOW_TESTS=1 $(BUSTED) --lua=$(LUA) spec/uploads_spec.lua
 
+# luacheck, then no function in lua/ or csrc/ over 80 lines (generated files
+# and tables excepted): spec/support/function_length.lua lists any
 lint: deps
-	luacheck lua spec examples api bench
+	luacheck lua spec examples api bench rockspec simulator
+	lua5.4 spec/support/function_length.lua lua csrc
 
 # cppcheck on the C core and the fuzz harnesses; a suppression, if ever
 # needed, is made in place (// cppcheck-suppress <id>) with its reason
@@ -215,6 +220,7 @@ demo: deps
 # table and writes it into README.md. Not part of make test or CI.
 bench: deps
 	$(MAKE) all
+	$(MAKE) LUA=luajit all
 	bench/run.sh
 
 # lua/scenario/operations.lua is generated and committed; spec/generate_spec.lua
@@ -223,13 +229,19 @@ generate:
 	$(LUA) api/generate.lua api/openapi.json lua/scenario/operations.lua api/MAPPING.md
 	$(LUA) api/readme_mapping.lua README.md api/MAPPING.md
 
+# the module list of the rockspec, from the tree (lua/scenario/**/*.lua) and
+# CORE_SRC; spec/rockspec_spec.lua fails when it is stale
+rockspec:
+	$(LUA) rockspec/modules.lua
+
 # docs/reference.md: every resource method with the document's descriptions,
 # parameters and enums (generated and committed)
 docs:
 	$(LUA) api/docs.lua api/openapi.json lua/scenario/operations.lua docs/reference.md
 
+# the local simulator (simulator/README.md) in the foreground
 simulator:
-	python3 spec/simulator/scenario_sim.py --port $(PORT)
+	python3 simulator/scenario_sim.py --port $(PORT)
 
 # LUA=... installs that interpreter's build (modules under lib/lua/5.x and
 # share/lua/5.x; LuaJIT: 5.1); the runner comes with lua5.4 only
@@ -238,7 +250,10 @@ install: all
 	           $(DESTDIR)$(PREFIX)/share/lua/$(LUA_VER)/scenario \
 	           $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib
 	install -m 755 $(MODULE) $(DESTDIR)$(PREFIX)/lib/lua/$(LUA_VER)/scenario/core.so
-	install -m 644 lua/scenario/*.lua $(DESTDIR)$(PREFIX)/share/lua/$(LUA_VER)/scenario/
+	@set -e; for f in $(LUA_SRC:lua/%=%); do \
+	  echo "install -D -m 644 lua/$$f $(DESTDIR)$(PREFIX)/share/lua/$(LUA_VER)/$$f"; \
+	  install -D -m 644 lua/$$f $(DESTDIR)$(PREFIX)/share/lua/$(LUA_VER)/$$f; \
+	done
 	install -m 644 csrc/scenario.h $(DESTDIR)$(PREFIX)/include/scenario.h
 	install -m 644 $(STATIC) $(DESTDIR)$(PREFIX)/lib/libscenario.a
 ifneq ($(RUNNER),)

@@ -12,8 +12,8 @@
 -- values, bounds, lengths and pattern, and the document's description.
 -- Constraints come from lua/scenario/operations.lua (which corrects the
 -- document where it is wrong: typed query parameters, integers), descriptions
--- from the document. Hand-written methods (added with resources.class in
--- lua/scenario/*.lua) are listed from their `---` comments.
+-- from the document. Hand-written methods (added with base.class in
+-- lua/scenario/resources/*.lua) are listed from their `---` comments.
 -- The output is deterministic: no dates, everything sorted.
 local cjson = require "cjson"
 
@@ -220,10 +220,11 @@ local function yes(b) return b and "yes" or "" end
 -- Hand-written methods -------------------------------------------------------
 
 -- { [resource path] = { { name, signature, doc } ... } } from the `---`
--- comments of functions added to resources.class(path) in lua/scenario/*.lua
+-- comments of functions added to base.class(path) in lua/scenario/resources/*.lua
+-- (dir: lua/scenario); each entry's file is relative to dir
 local function hand_written(dir)
   local out = {}
-  local p = io.popen('ls "' .. dir .. '"/*.lua 2>/dev/null')
+  local p = io.popen('ls "' .. dir .. '"/resources/*.lua 2>/dev/null')
   if not p then return out end
   local files = {}
   for f in p:lines() do files[#files + 1] = f end
@@ -232,7 +233,7 @@ local function hand_written(dir)
   for _, file in ipairs(files) do
     local src = read(file)
     local classes = {}
-    for var, path in src:gmatch('local%s+([%w_]+)%s*=%s*resources%.class%("([%w_.]+)"%)') do
+    for var, path in src:gmatch('local%s+([%w_]+)%s*=%s*base%.class%("([%w_.]+)"%)') do
       classes[var] = path
     end
     local comment = {}
@@ -244,7 +245,7 @@ local function hand_written(dir)
         local entries = out[classes[var]] or {}
         out[classes[var]] = entries
         entries[#entries + 1] = { name = name, params = params,
-          doc = table.concat(comment, "\n"), file = file:match("[^/]+$") }
+          doc = table.concat(comment, "\n"), file = file:match("[^/]+/[^/]+$") }
         comment = {}
       elseif c and line:match("^%-%-") then
         if line:match("^%-%-%-") then comment = {} end

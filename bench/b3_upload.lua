@@ -4,7 +4,6 @@
 --   lua5.4 bench/b3_upload.lua BASE_URL FILE CONCURRENCY
 local scenario = require "scenario"
 local core = require "scenario.core"
-require "scenario.uploads"     -- adds :file to client.uploads (if not wired in yet)
 
 local base, file, conc = arg[1], arg[2], tonumber(arg[3] or 1)
 local client = scenario.new { base_url = base, api_key = "k", api_secret = "s", log = false }

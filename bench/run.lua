@@ -15,7 +15,7 @@
 local core = require "scenario.core"
 local json = require "scenario.json"
 
-package.path = "spec/?.lua;" .. package.path
+package.path = "./?.lua;" .. package.path   -- simulator/sim.lua
 
 local RUNS = math.max(1, tonumber(os.getenv("BENCH_RUNS") or "5"))
 -- the short, noisy comparisons (B1, B3, B4) get more runs
@@ -106,6 +106,9 @@ local function timed(cmd, limit)
   return { ok = ok, wall = wall, out = out, result = parse_result(out),
     rss = tonumber(text:match("Maximum resident set size %(kbytes%): (%d+)")) }
 end
+
+-- LuaJIT runs the same scripts on its own build of the C core
+local LUAJIT = "env LUA_CPATH='build-luajit/lua/?.so;;' luajit"
 
 local function lua_cmd(script, ...)
   local parts = { LUA, "bench/" .. script }
@@ -198,7 +201,7 @@ end
 
 local UPLOAD_ID = "upload_bench0000000000000001"
 
--- what the fake API answers (as the simulator does, spec/simulator): POST
+-- what the fake API answers (as the simulator does, simulator/): POST
 -- /uploads gives part URLs on nginx's PUT sink; GET /uploads/{id} and the
 -- complete action give the upload imported
 local function upload_record(base, status)
@@ -303,16 +306,17 @@ local function b1(base)
       return { rps = B1_N / r.result.seconds }
     end }
   end
-  R.b1_sdk, R.b1_c, R.b1_socket = interleaved({
+  R.b1_sdk, R.b1_c, R.b1_socket, R.b1_jit = interleaved({
     side("B1 SDK", lua_cmd("b1_sdk.lua", base, B1_N)),
     side("B1 C+libcurl", BUILD .. "/b1_baseline " .. q(url) .. " " .. B1_N),
     side("B1 LuaSocket", lua_cmd("b1_socket.lua", url, B1_N)),
+    side("B1 SDK LuaJIT", LUAJIT .. " " .. lua_cmd("b1_sdk.lua", base, B1_N):gsub("^%S+ ", "")),
   }, RUNS_SHORT)
 end
 
 local function b2()
   log("B2: %d jobs of %d s through wait_all on the simulator", B2_JOBS, B2_SECONDS)
-  local simmod = require "support.sim"
+  local simmod = require "simulator.sim"
   local sim = simmod.start { job_duration = B2_SECONDS }
   local ok, err = pcall(function()
     R.b2 = repeat_runs("B2 SDK", function()
@@ -397,11 +401,11 @@ local function b4(base)
   }, RUNS_SHORT)
 end
 
-local function b5(base)
-  log("B5: C host, %d transfers in flight, step(0) per 60 Hz frame for %d s", B5_TRANSFERS, B5_SECONDS)
-  R.b5 = repeat_runs("B5 host", function(i)
+-- host: b5_host (Lua 5.4) or b5_host_luajit (the same host on LuaJIT)
+local function b5_runs(base, host)
+  return repeat_runs("B5 " .. host, function(i)
     local out = T .. "/b5-" .. i
-    local r = timed(string.format("%s/b5_host %s %s %d %d", BUILD, q(base), q(out),
+    local r = timed(string.format("%s/%s %s %s %d %d", BUILD, host, q(base), q(out),
       B5_TRANSFERS, B5_SECONDS))
     sh("rm -rf " .. q(out))
     if not (r.ok and r.result) then return nil, last_stderr() end
@@ -413,13 +417,19 @@ local function b5(base)
   end)
 end
 
+local function b5(base)
+  log("B5: C host, %d transfers in flight, step(0) per 60 Hz frame for %d s", B5_TRANSFERS, B5_SECONDS)
+  R.b5 = b5_runs(base, "b5_host")
+  R.b5_jit = b5_runs(base, "b5_host_luajit")
+end
+
 local function b6(have_runner)
   log("B6: start-up, require \"scenario\"")
   local prefix = T .. "/prefix"
   -- the files `make install` puts under PREFIX (copied here, so that B6
   -- does not rebuild anything)
-  assert(sh(string.format("mkdir -p %s/share/lua/5.4/scenario %s/lib/lua/5.4/scenario && " ..
-    "cp lua/scenario/*.lua %s/share/lua/5.4/scenario/ && cp build/lua/scenario/core.so %s/lib/lua/5.4/scenario/",
+  assert(sh(string.format("mkdir -p %s/share/lua/5.4 %s/lib/lua/5.4/scenario && " ..
+    "cp -r lua/scenario %s/share/lua/5.4/ && cp build/lua/scenario/core.so %s/lib/lua/5.4/scenario/",
     q(prefix), q(prefix), q(prefix), q(prefix))))
   local env = string.format("env LUA_PATH=%s LUA_CPATH=%s ",
     q(prefix .. "/share/lua/5.4/?.lua;" .. prefix .. "/share/lua/5.4/?/init.lua;;"),
@@ -510,6 +520,11 @@ local function build_rows(have_uploads, upload_reason, have_runner, runner_reaso
     cell(s, "int", "req/s"), "C program, one reused libcurl easy handle, no decoding (`bench/b1_baseline.c`)",
     cell(c, "int", "req/s"), ratio and string.format("%.2fx", ratio) or "—", "≥ 0.8x",
     s and c and verdict(ratio >= 0.8) or no("B1") }
+  local j = R.b1_jit and R.b1_jit.rps
+  local jr = j and c and j.median / c.median
+  row { "B1", "same, the SDK on LuaJIT 2.1 (`build-luajit`)", cell(j, "int", "req/s"),
+    "the same C program", cell(c, "int", "req/s"), jr and string.format("%.2fx", jr) or "—", "≥ 0.8x",
+    j and c and verdict(jr >= 0.8) or no("B1") }
   local lr = s and l and s.median / l.median
   row { "B1", "same SDK run", cell(s, "int", "req/s"),
     "LuaSocket " ..
@@ -577,6 +592,12 @@ local function build_rows(have_uploads, upload_reason, have_runner, runner_reaso
     cell(p99, "%.3f", "ms"), "none: absolute", "—", "—", "< 1 ms", p99 and verdict(p99.median < 1) or no("B5") }
   row { "B5", "max time in step", cell(mx, "%.3f", "ms"), "none: absolute", "—", "—", "< 5 ms",
     mx and verdict(mx.median < 5) or no("B5") }
+  local jp99, jmx = R.b5_jit and R.b5_jit.p99, R.b5_jit and R.b5_jit.max
+  row { "B5", string.format("the same host on LuaJIT 2.1 (`b5_host_luajit`: build-luajit's libscenario.a, " ..
+      "libluajit): p99 time in step (p50: %.3f ms)", R.b5_jit and R.b5_jit.p50.median or 0),
+    cell(jp99, "%.3f", "ms"), "none: absolute", "—", "—", "< 1 ms", jp99 and verdict(jp99.median < 1) or no("B5") }
+  row { "B5", "max time in step, LuaJIT", cell(jmx, "%.3f", "ms"), "none: absolute", "—", "—", "< 5 ms",
+    jmx and verdict(jmx.median < 5) or no("B5") }
   -- B6
   local lreq, lemp = R.b6_lua_require and R.b6_lua_require.ms, R.b6_lua_empty and R.b6_lua_empty.ms
   local base6 = "`lua5.4 -e 'require \"scenario\"'` with the module installed " ..
@@ -628,8 +649,8 @@ end
 
 ------------------------------------------------------------------ main
 
-local have_uploads = exists("lua/scenario/uploads.lua")
-local upload_reason = "`client.uploads:file` (lua/scenario/uploads.lua) is not in the tree yet"
+local have_uploads = exists("lua/scenario/resources/uploads.lua")
+local upload_reason = "`client.uploads:file` (lua/scenario/resources/uploads.lua) is not in the tree yet"
 local have_runner = exists("build/scenario-lua")
 local runner_reason = "the `scenario-lua` runner (build/scenario-lua) is not built yet"
 

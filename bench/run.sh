@@ -2,7 +2,8 @@
 # make bench: installs what the benchmarks need (only what is missing),
 # compiles the C programs of bench/ into build/bench/, then runs
 # bench/run.lua, which prints the table and writes it into README.md.
-# Needs `make all` done first (the Makefile's bench target does it).
+# Needs `make all` and `make LUA=luajit all` done first (the Makefile's
+# bench target does both).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,6 +31,9 @@ $CC $CFLAGS $(pkg-config --cflags libcurl) -o build/bench/b1_baseline bench/b1_b
   $(pkg-config --libs libcurl)
 $CC $CFLAGS $(pkg-config --cflags lua5.4 libcurl) -Icsrc -o build/bench/b5_host bench/b5_host.c \
   build/libscenario.a $(pkg-config --libs lua5.4 libcurl) -lm
+# the same host on LuaJIT (make LUA=luajit all: build-luajit/libscenario.a)
+$CC $CFLAGS $(pkg-config --cflags luajit libcurl) -Icsrc -o build/bench/b5_host_luajit bench/b5_host.c \
+  build-luajit/libscenario.a $(pkg-config --libs luajit libcurl) -lm
 
 export LUA_PATH='lua/?.lua;lua/?/init.lua;;'
 export LUA_CPATH='build/lua/?.so;;'

@@ -4,19 +4,20 @@
  *   scenario-lua [options] [script [args]]   what lua5.4 does, with every
  *                                            scenario.* module preloaded
  *   scenario-lua COMMAND [args]              a command for shell users
- *                                            (lua/scenario/cli.lua)
+ *                                            (lua/scenario/runner/)
  *
- * A first argument that is exactly one of the command names below runs that
- * command; anything else is read the way lua5.4 reads its arguments, so a
- * script whose file is called like a command is run as `./generate` or
- * `scenario-lua -- generate`.
+ * A first argument that names a command (scenario.runner.is_command says;
+ * no list is kept here) runs that command; anything else is read the way
+ * lua5.4 reads its arguments, so a script whose file is called like a
+ * command is run as `./generate` or `scenario-lua -- generate`.
  *
  * The interpreter follows lua.c: the `arg` table, -e, -l, -i, -v, -E, -W,
  * `-` and `--`, LUA_INIT_5_4 / LUA_INIT, a message handler that honours
  * __tostring and appends a traceback, exit status 1 on an error.  Ctrl-C is
  * turned into a Lua error at the next Lua instruction (transfers in the C
- * loop notice it within a second); the run then stops, the ids of jobs still
- * running are printed and the status is 130.
+ * loop notice it within a second); the run then stops, scenario.runner
+ * prints the ids of jobs still running (the library reports them to
+ * scenario.track) and removes partial downloads, and the status is 130.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -43,10 +44,6 @@
 /* after the first "interrupted!" error, raise it again every this many
    instructions, so that a pcall that swallowed it cannot keep the run going */
 #define INTERRUPT_REPEAT 1000
-
-/* keep in step with COMMANDS in lua/scenario/cli.lua */
-static const char *const COMMANDS[] = {"generate", "upload", "download", "jobs",
-                                       "call",     "ops",    "help",     NULL};
 
 static const char *progname = "scenario-lua";
 
@@ -137,10 +134,14 @@ static void print_version(void) {
   fflush(stdout);
 }
 
-static void print_usage(FILE *out) {
+/* The runner's command names, space-separated, pushed (the COMMANDS of
+   scenario.runner); "(see help)" when they cannot be had. */
+static const char *command_names(lua_State *L);
+
+static void print_usage(lua_State *L, FILE *out) {
   fprintf(out,
           "usage: %s [options] [script [args]]\n"
-          "       %s COMMAND [args]   (commands: generate upload download jobs call ops help)\n"
+          "       %s COMMAND [args]   (commands: %s)\n"
           "Available options are:\n"
           "  -e stat   execute string 'stat'\n"
           "  -i        enter interactive mode after executing 'script'\n"
@@ -152,16 +153,16 @@ static void print_usage(FILE *out) {
           "  --        stop handling options\n"
           "  -         stop handling options and execute stdin\n"
           "'%s help' describes the commands.\n",
-          progname, progname, progname);
+          progname, progname, command_names(L), progname);
 }
 
-static void bad_option(const char *option) {
+static void bad_option(lua_State *L, const char *option) {
   fprintf(stderr, "%s: ", progname);
   if (option[1] == 'e' || option[1] == 'l')
     fprintf(stderr, "'%s' needs argument\n", option);
   else
     fprintf(stderr, "unrecognized option '%s'\n", option);
-  print_usage(stderr);
+  print_usage(L, stderr);
 }
 
 /* Chunks ---------------------------------------------------------------- */
@@ -446,66 +447,59 @@ static void repl(lua_State *L) {
   progname = saved;
 }
 
-/* The SDK ---------------------------------------------------------------- */
+/* The SDK and its runner ------------------------------------------------- */
 
-/* A preload entry that loads the bundled module, then hands it to
-   scenario.cli's `watch`, which keeps the registry of live jobs and
-   downloads that an interrupt reports and cleans up.
-   Upvalues: the bundled loader, the module name. */
-static int load_watched(lua_State *L) {
-  int n = lua_gettop(L);
-  lua_pushvalue(L, lua_upvalueindex(1));
-  lua_insert(L, 1);
-  lua_call(L, n, 1);
+/* Pushes require("scenario.runner")[name], in protected mode without the
+   message handler or Ctrl-C (so also after an interrupt). Returns the
+   status; on an error the message is pushed instead. */
+static int push_runner_field(lua_State *L, const char *name) {
+  int status;
   lua_getglobal(L, "require");
-  lua_pushliteral(L, "scenario.cli");
-  lua_call(L, 1, 1);
-  lua_getfield(L, -1, "watch");
-  lua_pushvalue(L, lua_upvalueindex(2));
-  lua_pushvalue(L, 1);
-  lua_call(L, 2, 0);
-  lua_settop(L, 1);
-  return 1;
+  lua_pushliteral(L, "scenario.runner");
+  status = lua_pcall(L, 1, 1, 0);
+  if (status != LUA_OK) return status;
+  lua_getfield(L, -1, name);
+  lua_remove(L, -2);
+  return LUA_OK;
 }
 
-static int open_sdk(lua_State *L) {
-  static const char *const watched[] = {"scenario.job", "scenario.download", NULL};
-  int i;
-  if (scenario_openlibs(L) != 0) return lua_error(L);
-  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
-  for (i = 0; watched[i] != NULL; i++) {
-    lua_getfield(L, -1, watched[i]);
-    lua_pushstring(L, watched[i]);
-    lua_pushcclosure(L, load_watched, 2);
-    lua_setfield(L, -2, watched[i]);
-  }
+static const char *command_names(lua_State *L) {
+  if (push_runner_field(L, "COMMANDS") != LUA_OK || !lua_istable(L, -1)) return "(see help)";
+  lua_getglobal(L, "table");
+  lua_getfield(L, -1, "concat");
+  lua_remove(L, -2);
+  lua_insert(L, -2);
+  lua_pushliteral(L, " ");
+  if (lua_pcall(L, 2, 1, 0) != LUA_OK) return "(see help)";
+  return lua_tostring(L, -1);
+}
+
+/* Whether word names a command: scenario.runner.is_command(word). An error
+   (a broken build) ends the run. */
+static int is_command(lua_State *L, const char *word) {
+  int yes;
+  if (push_runner_field(L, "is_command") != LUA_OK) return lua_error(L);
+  lua_pushstring(L, word);
+  if (lua_pcall(L, 1, 1, 0) != LUA_OK) return lua_error(L);
+  yes = lua_toboolean(L, -1);
   lua_pop(L, 1);
-  return 0;
+  return yes;
 }
 
-/* After an interrupt: scenario.cli, when the run loaded it, says so, prints
-   the jobs still running and removes partial downloads. */
+/* After an interrupt: scenario.runner says so, names the jobs still running
+   and removes partial downloads (it reads what the library reported to
+   scenario.track). */
 static void report_interrupt(lua_State *L) {
-  lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
-  if (lua_getfield(L, -1, "scenario.cli") == LUA_TTABLE &&
-      lua_getfield(L, -1, "interrupted") == LUA_TFUNCTION) {
-    if (lua_pcall(L, 0, 0, 0) != LUA_OK) message(progname, lua_tostring(L, -1));
-  } else {
+  int status = push_runner_field(L, "interrupted");
+  if (status == LUA_OK) status = lua_pcall(L, 0, 0, 0);
+  if (status != LUA_OK) {
     message(progname, "interrupted");
+    message(progname, lua_tostring(L, -1));
   }
   lua_settop(L, 0);
 }
 
-static int is_command(const char *word) {
-  int i;
-  if (word == NULL) return 0;
-  if (strcmp(word, "--help") == 0) return 1;
-  for (i = 0; COMMANDS[i] != NULL; i++)
-    if (strcmp(word, COMMANDS[i]) == 0) return 1;
-  return 0;
-}
-
-/* What cli.main needs to know about the terminal. */
+/* What scenario.runner.main needs to know about the terminal. */
 static void push_host(lua_State *L) {
   struct winsize ws;
   int columns = 0;
@@ -521,14 +515,11 @@ static void push_host(lua_State *L) {
   lua_setfield(L, -2, "columns");
 }
 
-/* Runs require("scenario.cli").main(words, host); returns its exit status. */
+/* Runs require("scenario.runner").main(words, host); returns its exit status. */
 static int run_command(lua_State *L, char **argv, int argc) {
   int i, status;
-  lua_getglobal(L, "require");
-  lua_pushliteral(L, "scenario.cli");
-  status = docall(L, 1, 1);
+  status = push_runner_field(L, "main");
   if (status != LUA_OK) return report(L, status), EXIT_FAILURE;
-  lua_getfield(L, -1, "main");
   lua_createtable(L, argc - 1, 0);
   for (i = 1; i < argc; i++) {
     lua_pushstring(L, argv[i]);
@@ -549,26 +540,26 @@ static int pmain(lua_State *L) {
   int script, args;
   luaL_checkversion(L);
   if (argv[0] && argv[0][0]) progname = argv[0];
-  if (argc > 1 && is_command(argv[1])) {
-    luaL_openlibs(L);
-    open_sdk(L);
-    create_arg_table(L, argv, argc, 1);
-    lua_pushinteger(L, run_command(L, argv, argc));
-    return 1;
-  }
+  /* read first for -E, which must come before luaL_openlibs; a command
+     word stops the reading at once (no option seen) */
   args = collect_args(argv, &script);
-  if (args == HAS_ERROR) {
-    bad_option(argv[script]);
-    lua_pushinteger(L, EXIT_FAILURE);
-    return 1;
-  }
-  if (args & HAS_V) print_version();
   if (args & HAS_NOENV) {
     lua_pushboolean(L, 1); /* luaL_openlibs then ignores LUA_PATH and friends */
     lua_setfield(L, LUA_REGISTRYINDEX, "LUA_NOENV");
   }
   luaL_openlibs(L);
-  open_sdk(L);
+  if (scenario_openlibs(L) != 0) return lua_error(L);
+  if (argc > 1 && is_command(L, argv[1])) {
+    create_arg_table(L, argv, argc, 1);
+    lua_pushinteger(L, run_command(L, argv, argc));
+    return 1;
+  }
+  if (args == HAS_ERROR) {
+    bad_option(L, argv[script]);
+    lua_pushinteger(L, EXIT_FAILURE);
+    return 1;
+  }
+  if (args & HAS_V) print_version();
   create_arg_table(L, argv, argc, script);
   lua_gc(L, LUA_GCGEN, 0, 0);
   lua_pushinteger(L, EXIT_FAILURE);

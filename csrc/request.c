@@ -384,8 +384,8 @@ static void open_upload(lua_State *L, int opts, sc_request *r) {
   lua_pop(L, 1);
 }
 
-static void configure(lua_State *L, int opts, sc_request *r) {
-  CURL *e = r->easy;
+/* url, method (default GET) and body, copied: the Lua strings may go. */
+static void read_target(lua_State *L, int opts, sc_request *r) {
   const char *s;
   size_t n;
   lua_getfield(L, opts, "url");
@@ -405,17 +405,11 @@ static void configure(lua_State *L, int opts, sc_request *r) {
   lua_pop(L, 1);
   if (r->url == NULL || r->method == NULL || (r->body_len && r->body == NULL))
     luaL_error(L, "scenario.core.request: out of memory");
-  open_upload(L, opts, r);
+}
 
-  read_headers(L, opts, r);
-  r->max_retries = (int)opt_number(L, opts, "max_retries", 0);
-  if (r->max_retries < 0) r->max_retries = 0;
-  r->unsafe = opt_bool(L, opts, "unsafe");
-  r->connect_timeout = opt_number(L, opts, "connect_timeout", 0);
-  {
-    double timeout = opt_number(L, opts, "timeout", 0);
-    r->deadline = timeout > 0 ? r->started + timeout : 0;
-  }
+/* Where a 2xx body goes besides memory: on_data (a function given each
+   chunk) or output (an open Lua file), not both. */
+static void read_sink(lua_State *L, int opts, sc_request *r) {
   lua_getfield(L, opts, "on_data");
   if (lua_isfunction(L, -1)) r->data_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   else lua_pop(L, 1);
@@ -431,6 +425,30 @@ static void configure(lua_State *L, int opts, sc_request *r) {
   } else {
     lua_pop(L, 1);
   }
+}
+
+/* Reads the options that make the request into r: what is sent (url,
+   method, body or upload_file, headers), the retry policy and timeouts, and
+   where the answer goes.  Raises on a bad option. */
+static void read_options(lua_State *L, int opts, sc_request *r) {
+  double timeout;
+  read_target(L, opts, r);
+  open_upload(L, opts, r);
+  read_headers(L, opts, r);
+  r->max_retries = (int)opt_number(L, opts, "max_retries", 0);
+  if (r->max_retries < 0) r->max_retries = 0;
+  r->unsafe = opt_bool(L, opts, "unsafe");
+  r->connect_timeout = opt_number(L, opts, "connect_timeout", 0);
+  timeout = opt_number(L, opts, "timeout", 0);
+  r->deadline = timeout > 0 ? r->started + timeout : 0;
+  read_sink(L, opts, r);
+}
+
+/* The options of the easy handle whatever the transfer: callbacks, the
+   loop's shared caches, protocols, compression, HTTP/2, keep-alive, and the
+   connection options (follow_redirects, ca_file, insecure, verbose). */
+static void set_handle_options(lua_State *L, int opts, sc_request *r) {
+  CURL *e = r->easy;
   /* a streamed body is read 64 KiB at a time instead of libcurl's 16 KiB */
   if (r->out != NULL) curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 64L * 1024L);
 
@@ -467,7 +485,13 @@ static void configure(lua_State *L, int opts, sc_request *r) {
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
   }
   if (opt_bool(L, opts, "verbose")) curl_easy_setopt(e, CURLOPT_VERBOSE, 1L);
+}
 
+/* The kind of transfer, from what was read: a body from a file (PUT with a
+   Content-Length, else a POST or a custom method), a GET, a HEAD, or a
+   request with a body in memory (POST, or a custom method). */
+static void set_transfer_kind(sc_request *r) {
+  CURL *e = r->easy;
   if (r->body != NULL || r->upload_fd >= 0) {
     /* progress of the body, for req:progress(); GETs go without */
     curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_xferinfo);
@@ -504,6 +528,14 @@ static void configure(lua_State *L, int opts, sc_request *r) {
     if (strcmp(r->method, "POST") != 0)
       curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, r->method);
   }
+}
+
+/* The request's options read into r, the handle's options set, then the
+   kind of transfer chosen from what was read. */
+static void configure(lua_State *L, int opts, sc_request *r) {
+  read_options(L, opts, r);
+  set_handle_options(L, opts, r);
+  set_transfer_kind(r);
 }
 
 /* core.request{ url, method, headers, body, timeout, connect_timeout,

@@ -20,7 +20,9 @@ describe("make install", function()
     end
     for _, f in ipairs { "/include/scenario.h", "/lib/libscenario.a",
       "/lib/lua/" .. v .. "/scenario/core.so", "/share/lua/" .. v .. "/scenario/init.lua",
-      "/share/lua/" .. v .. "/scenario/operations.lua" } do
+      "/share/lua/" .. v .. "/scenario/operations.lua",
+      "/share/lua/" .. v .. "/scenario/resources/uploads.lua",
+      "/share/lua/" .. v .. "/scenario/runner/init.lua" } do
       assert.is_true(installed(f), f .. " not installed")
     end
     assert.are.equal(interp.name == "lua5.4", installed("/bin/scenario-lua"))

@@ -18,17 +18,43 @@ local function quote(s)
 end
 
 describe("rockspec", function()
-  it("lists every Lua module and C source of the tree", function()
-    local spec = read("rockspec/scenario-scm-1.rockspec")
-    local p = io.popen("ls lua/scenario/*.lua")
+  it("lists every Lua module and C source of the tree, as rockspec/modules.lua writes it", function()
+    local ok, out = sh("lua5.4 rockspec/modules.lua --check 2>&1")
+    assert.is_true(ok, out)
+    -- and independently of that script: the modules are exactly the files
+    -- under lua/scenario/ (subfolders included), scenario.core's sources
+    -- exactly the Makefile's CORE_SRC
+    local env = {}
+    local text = read("rockspec/scenario-scm-1.rockspec")
+    local setfenv = rawget(_G, "setfenv") -- Lua 5.1 and LuaJIT
+    if setfenv then
+      setfenv(assert(rawget(_G, "loadstring")(text, "rockspec")), env)()
+    else
+      assert(load(text, "rockspec", "t", env))()
+    end
+    local listed = {}
+    for name, path in pairs(env.build.modules) do
+      if type(path) == "string" then
+        local want = "lua/" .. name:gsub("%.", "/")
+        assert.is_true(path == want .. ".lua" or path == want .. "/init.lua", name .. " -> " .. path)
+        listed[path] = true
+      end
+    end
+    local p = io.popen("find lua/scenario -name '*.lua'")
+    local files = 0
     for path in p:lines() do
-      assert.is_truthy(spec:find('"' .. path .. '"', 1, true), path .. " is missing from the rockspec")
+      files = files + 1
+      assert.is_truthy(listed[path], path .. " is missing from the rockspec")
     end
     p:close()
-    local mk = read("Makefile")
-    for src in mk:match("CORE_SRC = ([^\n]*\n[^\n]*)"):gmatch("csrc/[%w_]+%.c") do
-      assert.is_truthy(spec:find('"' .. src .. '"', 1, true), src .. " is missing from the rockspec")
+    local n = 0
+    for _ in pairs(listed) do n = n + 1 end
+    assert.are.equal(files, n, "the rockspec lists files that are not in the tree")
+    local core = {}
+    for src in read("Makefile"):match("\nCORE_SRC%s*=([^\n]*\n[^\n]*)"):gmatch("csrc/[%w_]+%.c") do
+      core[#core + 1] = src
     end
+    assert.are.same(core, env.build.modules["scenario.core"].sources)
   end)
 
   describe("luarocks make into a tree, then the quickstart from it", function()

@@ -1,4 +1,4 @@
--- The scenario-lua runner (csrc/main.c, lua/scenario/cli.lua), run as a
+-- The scenario-lua runner (csrc/main.c, lua/scenario/runner/), run as a
 -- shell user runs it: the built binary against the simulator, stdout and
 -- stderr captured, --json parsed back, every exit status checked.
 local sim_mod = require "support.sim"
@@ -295,18 +295,12 @@ describe("scenario-lua commands", function()
     assert.are.equal("not_found", doc.error.kind)
   end)
 
-  it("upload sends a file, or says clearly that uploads are missing", function()
+  it("upload sends a file", function()
     local file = dir .. "/up.png"
     write(file, slurp(ROOT .. "/examples/quickstart.lua"))
     local code, doc, err = run_json("upload " .. file .. " --kind image")
-    local available = io.open(ROOT .. "/lua/scenario/uploads.lua") ~= nil
-    if available then
-      assert.are.equal(0, code, err)
-      assert.are.equal("table", type(doc.upload))
-    else
-      assert.are.equal(1, code)
-      assert.matches("not available", doc.error.message)
-    end
+    assert.are.equal(0, code, err)
+    assert.are.equal("table", type(doc.upload))
     code, doc = run_json("upload " .. dir .. "/missing.png")
     assert.are.equal(1, code)
     assert.is_truthy(doc.error)
@@ -344,8 +338,8 @@ describe("scenario-lua commands", function()
   end)
 
   it("answers --help on every command", function()
-    local cli = require "scenario.cli"
-    for _, name in ipairs(cli.COMMANDS) do
+    local runner = require "scenario.runner"
+    for _, name in ipairs(runner.COMMANDS) do
       local code, out = run(name .. " --help")
       assert.are.equal(0, code, name)
       assert.matches("usage: scenario%-lua", out, 1, false)

@@ -1,6 +1,7 @@
--- The simulator's answers validate against the OpenAPI document: once with the
--- curl-driven sweep of every implemented operation (spec/contract/
--- check_simulator.sh), once with the SDK itself going through Prism's proxy.
+-- The simulator's (simulator/scenario_sim.py) answers validate against the
+-- OpenAPI document: once with the curl-driven sweep of every implemented
+-- operation (spec/contract/check_simulator.sh), once with the SDK itself
+-- going through Prism's proxy.
 local sim_mod = require "support.sim"
 local prism_mod = require "support.prism"
 

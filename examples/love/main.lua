@@ -11,7 +11,8 @@ How a game ships the SDK. The game folder holds:
 
   mygame/
     conf.lua, main.lua
-    scenario/init.lua, scenario/client.lua, ...   lua/scenario/*.lua of this repository
+    scenario/init.lua, scenario/client.lua, ...   lua/scenario/ of this repository,
+                                                  subfolders too (resources/, ...)
     scenario/core.so    the C core built for LuaJIT: `make LUA=luajit`
                         -> build-luajit/lua/scenario/core.so (links libcurl)
     cjson.so            lua-cjson built for Lua 5.1 / LuaJIT

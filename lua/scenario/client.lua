@@ -10,6 +10,7 @@ local logmod = require "scenario.log"
 local compat = require "scenario.compat"
 local json = require "scenario.json"
 local util = require "scenario.util"
+local resources = require "scenario.resources"
 
 local M = {}
 
@@ -192,14 +193,14 @@ function M.new(opts)
   if self.insecure then
     self.log("warn", "insecure = true: TLS certificates are not verified for %s", self.origin)
   end
-  require("scenario.resources").attach(self)
+  resources.attach(self)
   return self
 end
 
 --- Calls any operation of the API by its operationId; path parameters go by
 -- name in fields. Returns body, response or nil, err.
 function Client:call(operation_id, fields, options)
-  return require("scenario.resources").call_by_id(self, operation_id, fields, options)
+  return resources.call_by_id(self, operation_id, fields, options)
 end
 
 function Client:__tostring()
@@ -308,13 +309,10 @@ local function http_error(self, res, body, ctx)
   }
 end
 
---- Sends a request and waits for it (yielding inside scenario.spawn).
--- opts: query, body (table -> JSON, or string), headers, timeout,
--- max_retries, unsafe (default: true for POST), operation (for errors),
--- dry_run. Returns body, response or nil, err.
-function Client:request(method, path, opts)
-  opts = opts or {}
-  method = method:upper()
+-- What a request sends: the URL (with dryRun=true for a dry run), the body
+-- as text and the error context; or nil, err when the options are wrong or
+-- the body cannot be encoded.
+local function prepare(self, method, path, opts)
   local problems = request_option_problems(opts)
   if problems then
     return nil, errors.new { kind = "validation", operation = opts.operation, problems = problems,
@@ -339,13 +337,57 @@ function Client:request(method, path, opts)
   end
   local unsafe = opts.unsafe
   if unsafe == nil then unsafe = method == "POST" end
-  local ctx = {
+  return {
+    url = url, body = body,
     operation = opts.operation, unsafe = unsafe and not opts.dry_run,
     timeout = opts.timeout or self.timeout,
   }
+end
+
+-- A 2xx answer: its decoded JSON object, or an error of kind "api" when it
+-- is not one (an empty body, invalid JSON, a JSON scalar).
+local function success(method, res, decoded, derr, ctx)
+  local status = res.status
+  if decoded == nil then
+    local why = res.body == "" and "an empty body" or "invalid JSON (" .. tostring(derr) .. ")"
+    -- a paid POST answered 2xx was processed, however unreadable the answer
+    if ctx.unsafe then why = why .. "; the request may have been processed, so it was not retried" end
+    return nil, errors.new {
+      kind = "api", status = status, operation = ctx.operation,
+      message = "the API answered " .. status .. " with " .. why,
+      request_id = res.request_id, retryable = not ctx.unsafe, attempts = res.attempts,
+    }
+  end
+  -- a 2xx answer of JSON null (deletions) gives an empty result table
+  if decoded == json.null then decoded = {} end
+  if type(decoded) ~= "table" then
+    -- every answer the document describes is an object, but for deletions,
+    -- which describe none: a string, number or boolean cannot be a result
+    -- that callers index (pages, jobs)
+    if method == "DELETE" then return {}, res end
+    local why = "a JSON " .. type(decoded) .. " where an object was expected"
+    if ctx.unsafe then why = why .. "; the request may have been processed, so it was not retried" end
+    return nil, errors.new {
+      kind = "api", status = status, operation = ctx.operation,
+      message = "the API answered " .. status .. " with " .. why,
+      request_id = res.request_id, retryable = false, attempts = res.attempts,
+    }
+  end
+  return decoded, res
+end
+
+--- Sends a request and waits for it (yielding inside scenario.spawn).
+-- opts: query, body (table -> JSON, or string), headers, timeout,
+-- max_retries, unsafe (default: true for POST), operation (for errors),
+-- dry_run. Returns body, response or nil, err.
+function Client:request(method, path, opts)
+  opts = opts or {}
+  method = method:upper()
+  local ctx, perr = prepare(self, method, path, opts)
+  if not ctx then return nil, perr end
   local req = core.request {
-    url = url, method = method, body = body,
-    headers = self:headers_for(url, opts.headers, body ~= nil),
+    url = ctx.url, method = method, body = ctx.body,
+    headers = self:headers_for(ctx.url, opts.headers, ctx.body ~= nil),
     timeout = ctx.timeout, connect_timeout = self.connect_timeout,
     max_retries = opts.max_retries or self.max_retries, unsafe = ctx.unsafe,
     ca_file = self.ca_file, insecure = self.insecure,
@@ -368,34 +410,7 @@ function Client:request(method, path, opts)
   local decoded, derr
   if res.body ~= "" then decoded, derr = json.decode(res.body) end
   local status = res.status
-  if status >= 200 and status < 300 then
-    if decoded == nil then
-      local why = res.body == "" and "an empty body" or "invalid JSON (" .. tostring(derr) .. ")"
-      -- a paid POST answered 2xx was processed, however unreadable the answer
-      if ctx.unsafe then why = why .. "; the request may have been processed, so it was not retried" end
-      return nil, errors.new {
-        kind = "api", status = status, operation = opts.operation,
-        message = "the API answered " .. status .. " with " .. why,
-        request_id = res.request_id, retryable = not ctx.unsafe, attempts = res.attempts,
-      }
-    end
-    -- a 2xx answer of JSON null (deletions) gives an empty result table
-    if decoded == json.null then decoded = {} end
-    if type(decoded) ~= "table" then
-      -- every answer the document describes is an object, but for deletions,
-      -- which describe none: a string, number or boolean cannot be a result
-      -- that callers index (pages, jobs)
-      if method == "DELETE" then return {}, res end
-      local why = "a JSON " .. type(decoded) .. " where an object was expected"
-      if ctx.unsafe then why = why .. "; the request may have been processed, so it was not retried" end
-      return nil, errors.new {
-        kind = "api", status = status, operation = opts.operation,
-        message = "the API answered " .. status .. " with " .. why,
-        request_id = res.request_id, retryable = false, attempts = res.attempts,
-      }
-    end
-    return decoded, res
-  end
+  if status >= 200 and status < 300 then return success(method, res, decoded, derr, ctx) end
   if opts.dry_run and status == 402 and type(decoded) == "table" and decoded.estimatedCost then
     decoded.creativeUnitsCost = decoded.creativeUnitsCost or decoded.estimatedCost
     return decoded, res

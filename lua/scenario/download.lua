@@ -8,6 +8,7 @@
 local core = require "scenario.core"
 local loop = require "scenario.loop"
 local errors = require "scenario.errors"
+local track = require "scenario.track"
 
 local M = {}
 
@@ -42,11 +43,15 @@ M.ensure_dir = ensure_dir
 -- Closes and removes a download's temporary file, however the download ends:
 -- an error, a user callback raising, or its coroutine cancelled by
 -- loop.cancel (a gather stopping its tasks): the guard of loop.with. After
--- the rename there is nothing to remove.
+-- the rename there is nothing to remove. scenario.track knows the file while
+-- it exists, for a runner stopped before this runs (Ctrl-C).
 local TempFile = {
   __close = function(t)
     if io.type(t.f) == "file" then t.f:close() end
-    if t.path then os.remove(t.path) end
+    if t.path then
+      os.remove(t.path)
+      track.partial_closed(t.path)
+    end
   end,
 }
 
@@ -64,6 +69,7 @@ function M.url(client, url, path, opts)
   if not f then
     return nil, errors.new { kind = "io", message = "cannot write " .. tmp .. ": " .. tostring(ferr) }
   end
+  track.partial_opened(tmp, path)
   local temp = setmetatable({ f = f, path = tmp }, TempFile)
   return loop.with(temp, fetch, client, url, path, opts, temp)
 end
@@ -100,6 +106,7 @@ fetch = function(client, url, path, opts, temp)
     local ok, rerr = os.rename(tmp, path)
     if ok then
       temp.path = nil
+      track.partial_closed(tmp)
       return path
     end
     return nil, errors.new { kind = "io", message = "cannot rename to " .. path .. ": " .. tostring(rerr) }

@@ -6,6 +6,7 @@ local core = require "scenario.core"
 local loop = require "scenario.loop"
 local errors = require "scenario.errors"
 local download = require "scenario.download"
+local track = require "scenario.track"
 
 local M = {}
 
@@ -50,6 +51,7 @@ end
 function M.new(client, record)
   if type(record) == "string" then record = { jobId = record } end
   local self = setmetatable({ client = client }, Job)
+  track.job_created(self)
   self:_update(record)
   return self
 end
@@ -60,6 +62,7 @@ function Job:_update(record)
   self.status = record.status or self.status or "pending"
   self.progress = tonumber(record.progress) or self.progress or 0
   self.type = record.jobType or self.type
+  if M.TERMINAL[self.status] then track.job_ended(self) end
   return self
 end
 

@@ -2,14 +2,17 @@
 -- cjson settings are left alone). Encoding is done here: Debian's cjson 2.1
 -- cannot write an empty array, loses integer precision past 14 digits and
 -- accepts tables that mix array and object keys. This encoder writes
--- integers exactly, floats with 17 digits, `json.array{}` as `[]`, and refuses
+-- integers exactly, floats with the fewest digits (15 to 17) that read back
+-- the same (scenario.format), `json.array{}` as `[]`, and refuses
 -- what JSON cannot say (NaN, cycles, mixed or non-string keys) with a message
 -- naming the field.
 local cjson = require "cjson.safe"
 local compat = require "scenario.compat"
+local format = require "scenario.format"
 
 local M = {}
 local rawlen = compat.rawlen
+local huge = math.huge
 local J = cjson.new()
 J.decode_max_depth(256)
 
@@ -77,28 +80,21 @@ function M.is_array(t)
   return getmetatable(t) == array_mt
 end
 
-local ESC = {
-  ['"'] = '\\"', ["\\"] = "\\\\", ["\b"] = "\\b", ["\f"] = "\\f",
-  ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t",
-}
-
-local function quote(s)
-  return '"' .. s:gsub('[%c"\\]', function(c)
-    return ESC[c] or string.format("\\u%04x", c:byte())
-  end) .. '"'
-end
+local quote = format.quote
 M.quote = quote
 
 -- "list" when t is 1..n with n >= 1, "object" when every key is a string,
--- "empty" for {}; anything else is an error
+-- "empty" for {}; anything else is an error. The indexes are checked by
+-- looking each of 1..count up rather than by tracking the largest key in the
+-- traversal: LuaJIT 2.1.0-beta3 (Debian's, LÖVE's) has been seen to report a
+-- plain 4-item list as holed, now and then, with the latter once traced.
 local function shape(t, path)
-  local count, strings, max = 0, 0, 0
-  for k in pairs(t) do
+  local count, strings = 0, 0
+  for k in next, t do
     count = count + 1
-    if type(k) == "string" then strings = strings + 1
-    elseif compat.is_integer(k) and k >= 1 then
-      if k > max then max = k end
-    else
+    if type(k) == "string" then
+      strings = strings + 1
+    elseif not (type(k) == "number" and k >= 1 and k % 1 == 0 and k < huge) then
       error({ path = path, msg = "has a key that is neither a string nor an array index: "
         .. tostring(k) }, 0)
     end
@@ -106,7 +102,10 @@ local function shape(t, path)
   if count == 0 then return "empty" end
   if strings == count then return "object" end
   if strings > 0 then error({ path = path, msg = "mixes array items and named fields" }, 0) end
-  if max ~= count then error({ path = path, msg = "is an array with holes (nil items)" }, 0) end
+  -- count distinct indexes >= 1 are 1..count exactly when none of those is missing
+  for i = 1, count do
+    if rawget(t, i) == nil then error({ path = path, msg = "is an array with holes (nil items)" }, 0) end
+  end
   return "list"
 end
 
@@ -152,12 +151,7 @@ encode_value = function(v, out, path, seen)
     if v ~= v or v == math.huge or v == -math.huge then
       error({ path = path, msg = "is not a finite number" }, 0)
     end
-    if v == math.floor(v) and v > -2^63 and v < 2^63 then
-      out[#out + 1] = compat.integer_text(v)   -- no ".0", also without an integer subtype
-    else
-      local short = string.format("%.14g", v)
-      out[#out + 1] = tonumber(short) == v and short or string.format("%.17g", v)
-    end
+    out[#out + 1] = format.number(v)   -- integers without ".0", floats round-trip
   elseif tv == "boolean" then
     out[#out + 1] = v and "true" or "false"
   elseif v == M.null or tv == "nil" then

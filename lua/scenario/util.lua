@@ -1,5 +1,5 @@
 --- Small helpers shared by the modules: base64, percent-encoding, query strings.
-local compat = require "scenario.compat"
+local format = require "scenario.format"
 
 local M = {}
 
@@ -29,7 +29,7 @@ end
 
 local function scalar(v)
   if type(v) == "boolean" then return v and "true" or "false" end
-  if compat.is_integer(v) and v > -2^63 and v < 2^63 then return compat.integer_text(v) end
+  if type(v) == "number" then return format.number(v) end
   return tostring(v)
 end
 M.scalar = scalar

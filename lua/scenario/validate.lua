@@ -34,6 +34,7 @@
 -- as a list of strings, none in the current document).
 local cjson = require "cjson"
 local compat = require "scenario.compat"
+local format = require "scenario.format"
 
 local M = {}
 
@@ -50,28 +51,14 @@ M.array_mt = array_mt
 -- declares them.
 M.IMPLICIT_QUERY = { projectId = { type = "string" } }
 
--- Formatting --------------------------------------------------------------
+-- Formatting (scenario.format) ---------------------------------------------
 
-local function fmt_number(v)
-  if v ~= v then return "nan" end
-  if v == math.huge then return "inf" end
-  if v == -math.huge then return "-inf" end
-  if compat.is_integer(v) and math.abs(v) < 2^63 then return compat.integer_text(v) end
-  for prec = 15, 17 do
-    local s = string.format("%." .. prec .. "g", v)
-    if tonumber(s) == v then return s end
-  end
-  return string.format("%.17g", v)
-end
-M.format_number = fmt_number
+local fmt_number = format.number
 
-local ESC = { ['"'] = '\\"', ["\\"] = "\\\\", ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t" }
-
+-- a string value in a message: quoted, cut to 40 bytes
 local function quote(s)
   if #s > 40 then s = s:sub(1, 37) .. "..." end
-  return '"' .. s:gsub('[%c"\\]', function(c)
-    return ESC[c] or string.format("\\x%02X", c:byte())
-  end) .. '"'
+  return format.quote(s)
 end
 
 local function is_sequence(t)
@@ -412,6 +399,132 @@ end
 
 -- Check -------------------------------------------------------------------
 
+-- The routing of a check: what the operation declares, and the routing
+-- sub-tables `query = {...}` and `body = {...}` when they are ones.
+local function routing(op, fields)
+  local rt = { op = op, fields = fields, declared_query = op.query or {}, body_node = op.body }
+  rt.props = rt.body_node and rt.body_node.properties
+  rt.object_body = rt.body_node ~= nil and not op.body_is_array
+  local taken = {}
+  for _, name in ipairs(op.path_params or {}) do taken[name] = true end
+  rt.taken = taken
+  local function declared(name)
+    return taken[name] or rt.declared_query[name] ~= nil or (rt.props and rt.props[name]) ~= nil
+  end
+  rt.explicit_query = not declared("query") and type(fields.query) == "table" and fields.query or nil
+  rt.explicit_body = not declared("body") and type(fields.body) == "table" and fields.body or nil
+  return rt
+end
+
+-- Routes the flat fields: query parameters to rt.query_in, body fields to
+-- rt.body_in (unknown ones are noted while checking the body), unknown
+-- query parameters to rt.unknown_query; counts the positional values.
+local function route_fields(ctx, rt)
+  local fields, declared_query, props = rt.fields, rt.declared_query, rt.props
+  rt.query_in, rt.body_in, rt.unknown_query = {}, {}, {}
+  rt.positional, rt.n_positional = false, 0
+  for k in pairs(fields) do
+    if compat.is_integer(k) then
+      rt.positional, rt.n_positional = true, rt.n_positional + 1
+    elseif type(k) ~= "string" then
+      add(ctx, "fields", ("field names must be strings (got %s)"):format(show(k)))
+    end
+  end
+  for _, k in ipairs(sorted_string_keys(fields)) do
+    local v = fields[k]
+    -- path parameters and routing sub-tables are taken care of elsewhere
+    local routed = rt.taken[k] or (k == "query" and rt.explicit_query) or (k == "body" and rt.explicit_body)
+    if not routed then
+      if declared_query[k] and props and props[k] then
+        add(ctx, k, "is both a query parameter and a body field: give it in query = {...}"
+          .. " or body = {...}")
+      elseif declared_query[k] or (M.IMPLICIT_QUERY[k] and not (props and props[k])) then
+        rt.query_in[k] = v
+      elseif rt.object_body then
+        rt.body_in[k] = v
+      else
+        rt.query_in[k] = v
+        rt.unknown_query[k] = true
+      end
+    end
+  end
+end
+
+-- Adds the fields of `query = {...}` to the query parameters.
+local function route_explicit_query(ctx, rt)
+  local explicit = rt.explicit_query
+  if not explicit then return end
+  for _, k in ipairs(sorted_string_keys(explicit)) do
+    if rt.query_in[k] ~= nil then
+      add(ctx, k, "given both as a field and in query = {...}")
+    else
+      rt.query_in[k] = explicit[k]
+      if not rt.declared_query[k] and not M.IMPLICIT_QUERY[k] then rt.unknown_query[k] = true end
+    end
+  end
+end
+
+-- The body: the items of an array body (the array part of the fields, or
+-- body = {...}) into rt.body_value; the fields of `body = {...}` added to
+-- those of an object body.
+local function route_body(ctx, rt)
+  local op, fields, explicit = rt.op, rt.fields, rt.explicit_body
+  if explicit and not rt.body_node then
+    add(ctx, "body", ("%s %s takes no request body"):format(op.method or "", op.path or ""))
+  elseif op.body_is_array then
+    if rt.positional and explicit then
+      add(ctx, "body", "give the items either as the array part of the fields or as body = {...}")
+    elseif rt.positional then
+      if rt.n_positional ~= #fields then add(ctx, "fields", "the array part has holes") end
+      rt.body_value = compat.slice(fields, 1, #fields)
+    else
+      rt.body_value = explicit
+    end
+  elseif rt.positional then
+    add(ctx, "fields", "positional values are only accepted by operations whose body is an array")
+  end
+  if not (rt.object_body and explicit) then return end
+  for k in pairs(explicit) do
+    if type(k) ~= "string" then
+      add(ctx, "body", ("field names must be strings (got %s)"):format(show(k)))
+      break
+    end
+  end
+  for _, k in ipairs(sorted_string_keys(explicit)) do
+    if rt.body_in[k] ~= nil then
+      add(ctx, k, "given both as a field and in body = {...}")
+    else
+      rt.body_in[k] = explicit[k]
+    end
+  end
+end
+
+-- The query parameters, checked and serialised; required ones missing and
+-- unknown ones noted.
+local function check_query(ctx, rt)
+  local query, declared_query = {}, rt.declared_query
+  for _, k in ipairs(sorted_string_keys(rt.query_in)) do
+    local node = declared_query[k] or M.IMPLICIT_QUERY[k]
+    query[k] = query_value(ctx, k, node, rt.query_in[k])
+  end
+  for _, k in ipairs(sorted_string_keys(declared_query)) do
+    if declared_query[k].required and rt.query_in[k] == nil then add(ctx, k, "required") end
+  end
+  for _, k in ipairs(sorted_string_keys(rt.unknown_query)) do ctx.unknown[#ctx.unknown + 1] = k end
+  return query
+end
+
+-- The body, checked against the operation's (a copy to send), or nil.
+local function check_body(ctx, rt)
+  local op, body_value = rt.op, rt.body_value
+  if op.body_is_array then
+    if body_value == nil and op.body_required then body_value = {} end
+    if body_value ~= nil then return check_value(rt.body_node, body_value, "", ctx) end
+  elseif rt.object_body and (next(rt.body_in) ~= nil or op.body_required) then
+    return check_value(rt.body_node, rt.body_in, "", ctx) -- a schema-less body is free-form
+  end
+end
+
 --- Validates and routes `fields` for operation `op`.
 -- opts.strict: unknown fields are problems.
 -- Returns { path, query, body, unknown } or nil, problems.
@@ -422,114 +535,13 @@ function M.check(op, fields, opts)
     return nil, { ("fields: must be a table (got %s)"):format(kind_of(fields)) }
   end
   local ctx = { problems = {}, unknown = {} }
-  local declared_query = op.query or {}
-  local body_node = op.body
-  local props = body_node and body_node.properties
-  local object_body = body_node ~= nil and not op.body_is_array
-
-  local taken = {}
-  for _, name in ipairs(op.path_params or {}) do taken[name] = true end
-  local function declared(name)
-    return taken[name] or declared_query[name] ~= nil or (props and props[name]) ~= nil
-  end
-  local explicit_query = not declared("query") and type(fields.query) == "table"
-    and fields.query or nil
-  local explicit_body = not declared("body") and type(fields.body) == "table"
-    and fields.body or nil
-
+  local rt = routing(op, fields)
   local path = build_path(ctx, op, fields)
-
-  -- route the flat fields
-  local query_in, body_in, unknown_query = {}, {}, {}
-  local positional, n_positional = false, 0
-  for k in pairs(fields) do
-    if compat.is_integer(k) then
-      positional, n_positional = true, n_positional + 1
-    elseif type(k) ~= "string" then
-      add(ctx, "fields", ("field names must be strings (got %s)"):format(show(k)))
-    end
-  end
-  for _, k in ipairs(sorted_string_keys(fields)) do
-    local v = fields[k]
-    -- path parameters and routing sub-tables are taken care of elsewhere
-    local routed = taken[k] or (k == "query" and explicit_query) or (k == "body" and explicit_body)
-    if not routed then
-      if declared_query[k] and props and props[k] then
-        add(ctx, k, "is both a query parameter and a body field: give it in query = {...}"
-          .. " or body = {...}")
-      elseif declared_query[k] or (M.IMPLICIT_QUERY[k] and not (props and props[k])) then
-        query_in[k] = v
-      elseif object_body then
-        body_in[k] = v -- unknown ones are noted while checking the body
-      else
-        query_in[k] = v
-        unknown_query[k] = true
-      end
-    end
-  end
-
-  if explicit_query then
-    for _, k in ipairs(sorted_string_keys(explicit_query)) do
-      if query_in[k] ~= nil then
-        add(ctx, k, "given both as a field and in query = {...}")
-      else
-        query_in[k] = explicit_query[k]
-        if not declared_query[k] and not M.IMPLICIT_QUERY[k] then unknown_query[k] = true end
-      end
-    end
-  end
-
-  local body_value
-  if explicit_body and not body_node then
-    add(ctx, "body", ("%s %s takes no request body"):format(op.method or "", op.path or ""))
-  elseif op.body_is_array then
-    if positional and explicit_body then
-      add(ctx, "body", "give the items either as the array part of the fields or as body = {...}")
-    elseif positional then
-      if n_positional ~= #fields then add(ctx, "fields", "the array part has holes") end
-      body_value = compat.slice(fields, 1, #fields)
-    else
-      body_value = explicit_body
-    end
-  elseif positional then
-    add(ctx, "fields", "positional values are only accepted by operations whose body is an array")
-  end
-  if object_body and explicit_body then
-    for k in pairs(explicit_body) do
-      if type(k) ~= "string" then
-        add(ctx, "body", ("field names must be strings (got %s)"):format(show(k)))
-        break
-      end
-    end
-    for _, k in ipairs(sorted_string_keys(explicit_body)) do
-      if body_in[k] ~= nil then
-        add(ctx, k, "given both as a field and in body = {...}")
-      else
-        body_in[k] = explicit_body[k]
-      end
-    end
-  end
-
-  -- query
-  local query = {}
-  for _, k in ipairs(sorted_string_keys(query_in)) do
-    local node = declared_query[k] or M.IMPLICIT_QUERY[k]
-    query[k] = query_value(ctx, k, node, query_in[k])
-  end
-  for _, k in ipairs(sorted_string_keys(declared_query)) do
-    if declared_query[k].required and query_in[k] == nil then add(ctx, k, "required") end
-  end
-  for _, k in ipairs(sorted_string_keys(unknown_query)) do ctx.unknown[#ctx.unknown + 1] = k end
-
-  -- body
-  local body
-  if op.body_is_array then
-    if body_value == nil and op.body_required then body_value = {} end
-    if body_value ~= nil then body = check_value(body_node, body_value, "", ctx) end
-  elseif object_body and (next(body_in) ~= nil or op.body_required) then
-    body = check_value(body_node, body_in, "", ctx) -- a schema-less body is free-form
-  end
-
+  route_fields(ctx, rt)
+  route_explicit_query(ctx, rt)
+  route_body(ctx, rt)
+  local query = check_query(ctx, rt)
+  local body = check_body(ctx, rt)
   if opts.strict then
     for _, u in ipairs(ctx.unknown) do add(ctx, u, "unknown field (strict mode)") end
   end

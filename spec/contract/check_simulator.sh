@@ -2,7 +2,7 @@
 # Contract check: every operation the simulator implements answers bodies that
 # validate against the OpenAPI document.
 #
-# Starts spec/simulator/scenario_sim.py and `prism proxy --errors <spec>
+# Starts simulator/scenario_sim.py and `prism proxy --errors <spec>
 # <simulator>` (pinned in spec/contract/package.json), sends a request through
 # Prism for every implemented operation (success paths, every job and upload
 # status), and fails when Prism reports any violation.  Both processes are
@@ -12,7 +12,7 @@
 #   SPEC=/path/to/openapi.json spec/contract/check_simulator.sh
 #   KEEP_LOGS=1 ...                             # keep the temp dir with logs
 #
-# Prism (5.14.2) behaviour this relies on (see spec/simulator/README.md):
+# Prism (5.14.2) behaviour this relies on (see simulator/README.md):
 # - it serves the spec's paths without the /v1 prefix and needs an
 #   Authorization header on every request (the spec's apiKey scheme);
 # - it validates the request first and answers 422 itself when it is invalid;
@@ -27,7 +27,7 @@ set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 SPEC=${SPEC:-$ROOT/api/openapi.json}
-SIM=$ROOT/spec/simulator/scenario_sim.py
+SIM=$ROOT/simulator/scenario_sim.py
 PRISM=$HERE/node_modules/.bin/prism
 KEY=test-key
 SECRET=test-secret
@@ -162,7 +162,7 @@ req "GetAssets page 1" 200 GET "/assets?pageSize=1&sortDirection=asc"
 TOKEN=$(jget 'd.get("nextPaginationToken", "")')
 req "GetAssets page 2" 200 GET "/assets?pageSize=1&sortDirection=asc&paginationToken=$TOKEN"
 req "PostAssetGetBulk" 200 POST "/assets/get-bulk" "{\"assetIds\":[\"$ASSET1\",\"$ASSET2\",\"asset_missing\"]}"
-PNG_B64=$(python3 -B -c 'import base64,sys; sys.path.insert(0, sys.argv[1]); import scenario_sim as s; print(base64.b64encode(s.make_png("1", "check", 0, 16, 16)).decode())' "$ROOT/spec/simulator")
+PNG_B64=$(python3 -B -c 'import base64,sys; sys.path.insert(0, sys.argv[1]); from simulator.png import make_png; print(base64.b64encode(make_png("1", "check", 0, 16, 16)).decode())' "$ROOT")
 req "PostAsset" 200 POST "/assets" "{\"name\":\"check.png\",\"image\":\"$PNG_B64\"}"
 ASSET3=$(jget 'd["asset"]["id"]')
 req "DeleteAsset" 200 DELETE "/assets" "{\"assetIds\":[\"$ASSET2\",\"$ASSET3\"]}"

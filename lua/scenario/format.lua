@@ -1,0 +1,44 @@
+--- Number formatting and JSON string quoting, in one place for every module
+-- (the JSON encoder, validation messages, query strings and the runner).
+--
+-- `format.number(v)`: integral values without ".0" on every version (also
+-- without an integer subtype), other finite numbers as the shortest of
+-- %.15g, %.16g and %.17g that reads back as the same double, and "nan",
+-- "inf", "-inf" for the rest (JSON has no spelling for those: json.lua
+-- refuses them before asking).
+--
+-- `format.quote(s)`: s as a JSON string literal, quotes included: `"` and `\`
+-- escaped, \b \f \n \r \t by name, every other control byte as \u00XX; other
+-- bytes (UTF-8 included) are kept as they are.
+local compat = require "scenario.compat"
+
+local M = {}
+
+local huge = math.huge
+
+function M.number(v)
+  if v ~= v then return "nan" end
+  if v == huge then return "inf" end
+  if v == -huge then return "-inf" end
+  if compat.is_integer(v) and v > -2^63 and v < 2^63 then return compat.integer_text(v) end
+  for prec = 15, 16 do
+    local s = string.format("%." .. prec .. "g", v)
+    if tonumber(s) == v then return s end
+  end
+  return string.format("%.17g", v)
+end
+
+local ESC = {
+  ['"'] = '\\"', ["\\"] = "\\\\", ["\b"] = "\\b", ["\f"] = "\\f",
+  ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t",
+}
+
+local function escape(c)
+  return ESC[c] or string.format("\\u%04x", c:byte())
+end
+
+function M.quote(s)
+  return '"' .. s:gsub('[%c"\\]', escape) .. '"'
+end
+
+return M

@@ -1,0 +1,155 @@
+--- The machinery of the resource layer: one class per resource path of the
+-- generated table (lua/scenario/operations.lua), with one method for every
+-- operation of the OpenAPI document, and each/pages iterators for the list
+-- methods that page.
+--   client.assets:get(assetId, fields, options)
+--   client.models.presets:create(modelId, fields, options)
+-- Path parameters come first, positionally (or by name in fields), then one
+-- table of fields routed to query or body by the document, then options:
+-- timeout, max_retries, headers, dry_run, strict.
+-- The files beside this one (resources/assets.lua, ...), one per API group,
+-- add the hand-written methods to these classes; resources/init.lua gives a
+-- client its resource objects.
+local operations = require "scenario.operations"
+local validate = require "scenario.validate"
+local errors = require "scenario.errors"
+local job = require "scenario.job"
+local pager = require "scenario.pager"
+
+local M = {}
+
+-- Operations whose answer is a job to wait on.
+local RETURNS_JOB = { PutWorkflowRunByWorkflowId = true, GetJobId = true }
+
+-- strict: overrides the client's strict mode for one call
+local OPTION_KEYS = { timeout = true, max_retries = true, headers = true, dry_run = true,
+  strict = true }
+
+local function validation_error(op, problems)
+  return errors.new { kind = "validation", operation = op.id, problems = problems,
+    message = table.concat(problems, "; ") }
+end
+
+local function check_options(op, options)
+  if type(options) ~= "table" then
+    return { "options: must be a table (got " .. type(options) .. ")" }
+  end
+  local problems = {}
+  for k in pairs(options) do
+    if not OPTION_KEYS[k] then
+      problems[#problems + 1] = "options." .. tostring(k) .. ": unknown option"
+    end
+  end
+  if options.dry_run and not op.dry_run then
+    problems[#problems + 1] = "options.dry_run: " .. op.id .. " has no dry run"
+  end
+  if #problems > 0 then return problems end
+end
+
+--- Calls an operation with already merged fields (path parameters by name).
+-- Returns body, response; generations return a Job (dry runs the cost table).
+function M.call(client, op, fields, options)
+  options = options or {}
+  local problems = check_options(op, options)
+  if problems then return nil, validation_error(op, problems) end
+  if type(fields) ~= "table" then
+    return nil, validation_error(op, { "fields: must be a table (got " .. type(fields) .. ")" })
+  end
+  local strict = client.strict
+  if options.strict ~= nil then strict = options.strict end
+  local routed, vproblems = validate.check(op, fields, { strict = strict })
+  if not routed then return nil, validation_error(op, vproblems) end
+  if routed.unknown and #routed.unknown > 0 then
+    client.log("debug", "%s: sending fields the API document does not list: %s", op.id,
+      table.concat(routed.unknown, ", "))
+  end
+  if op.deprecated then
+    client._deprecated = client._deprecated or {}
+    if not client._deprecated[op.id] then
+      client._deprecated[op.id] = true
+      client.log("debug", "%s (%s %s) is deprecated in the API document", op.id, op.method, op.path)
+    end
+  end
+  local body, res = client:request(op.method, routed.path, {
+    query = routed.query, body = routed.body, unsafe = op.unsafe, operation = op.id,
+    timeout = options.timeout, max_retries = options.max_retries,
+    headers = options.headers, dry_run = options.dry_run,
+  })
+  if not body then return nil, res end
+  if not options.dry_run and type(body) == "table" and type(body.job) == "table"
+    and (op.resource == "generate" or RETURNS_JOB[op.id]) then
+    local j = job.new(client, body.job)
+    j.cost = body.creativeUnitsCost
+    j.response = body
+    return j, res
+  end
+  return body, res
+end
+
+local function method_for(op)
+  local names = op.path_params
+  return function(self, ...)
+    local n = select("#", ...)
+    local args = { ... }
+    local fields, given = {}, 0
+    -- leading strings and numbers are the path parameters, in path order
+    while given < #names and given < n and
+      (type(args[given + 1]) == "string" or type(args[given + 1]) == "number") do
+      given = given + 1
+    end
+    local user_fields, options = args[given + 1], args[given + 2]
+    if user_fields ~= nil and type(user_fields) ~= "table" then
+      return nil, validation_error(op, { "fields: must be a table (got " .. type(user_fields) .. ")" })
+    end
+    for k, v in pairs(user_fields or {}) do fields[k] = v end
+    for i = 1, given do fields[names[i]] = args[i] end
+    return M.call(self.client, op, fields, options)
+  end
+end
+
+-- Resource classes are built once: resource path -> class table.
+local classes = {}
+
+local function class_for(path)
+  local c = classes[path]
+  if not c then
+    c = { _path = path }
+    c.__index = c
+    c.__tostring = function() return "scenario resource " .. path end
+    classes[path] = c
+  end
+  return c
+end
+
+for _, op in pairs(operations) do
+  local c = class_for(op.resource)
+  c[op.method_name] = method_for(op)
+end
+
+-- list methods that page get iterators: list -> each / pages,
+-- list_public -> each_public / pages_public
+for _, op in pairs(operations) do
+  if op.paginated then
+    local c = class_for(op.resource)
+    local suffix = op.method_name:match("^list(.*)$") or ("_" .. op.method_name)
+    c["pages" .. suffix], c["each" .. suffix] =
+      pager.methods(c[op.method_name], #op.path_params)
+  end
+end
+
+--- The class of a resource path ("assets", "models.presets"), so that the
+-- group files (resources/assets.lua, ...) can add hand-written methods.
+function M.class(path)
+  return class_for(path)
+end
+
+--- The resource paths of every class ("assets", "assets.snapshots", ...),
+-- sorted: parents before children.
+function M.paths()
+  local paths = {}
+  for path in pairs(classes) do paths[#paths + 1] = path end
+  table.sort(paths)
+  return paths
+end
+
+return M
