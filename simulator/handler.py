@@ -23,6 +23,15 @@ from .routes.parts import PartRoutes
 from .routing import CDN_ROUTE, FILE_ROUTE, classify
 from .util import JSON_CT, VERSION, jdump, strip_v1
 
+# The operations whose `security` is empty in the API document: the API
+# takes `Authorization: public-auth-token` on them from callers without
+# credentials.
+PUBLIC_OPERATIONS = {
+    ("GET", "/assets/public"), ("GET", "/assets/public/{assetId}"),
+    ("GET", "/models/public"), ("GET", "/models/public/{modelId}"),
+    ("GET", "/oscu/prices"), ("GET", "/models/{modelId}/scores/training-dataset"),
+}
+
 
 class Handler(FileRoutes, PartRoutes, http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -233,7 +242,7 @@ class Handler(FileRoutes, PartRoutes, http.server.BaseHTTPRequestHandler):
         """An API path: 404, then auth (401), 405, 501, then its handler."""
         if tmpl is None:
             raise ApiError(404, "No route for %s %s" % (method, path))
-        self.check_auth()
+        self.check_auth(public=(method, tmpl) in PUBLIC_OPERATIONS)
         if method not in methods:
             raise ApiError(405, "Method %s not allowed on %s" % (method, tmpl),
                            headers={"Allow": ", ".join(sorted(methods))})
@@ -245,11 +254,13 @@ class Handler(FileRoutes, PartRoutes, http.server.BaseHTTPRequestHandler):
             status = fault.get("status")  # status=2xx/3xx: normal body, forced status
         return self.send_json(status, obj, fault=fault)
 
-    def check_auth(self):
+    def check_auth(self, public=False):
         sim = self.sim
         h = (self.headers.get("Authorization") or "").strip()
         ok = False
-        if h[:6].lower() == "basic ":
+        if public and h == "public-auth-token":
+            ok = True
+        elif h[:6].lower() == "basic ":
             try:
                 dec = base64.b64decode(h[6:].strip(), validate=True).decode("utf-8")
             except (binascii.Error, UnicodeDecodeError):

@@ -294,11 +294,44 @@ describe("validate.check", function()
       local errs = problems(txt2img, { modelId = "m", prompt = "p", brandNew = 1,
         concepts = { { modelId = "c", scale = 1, weight = 2 } } }, { strict = true })
       assert.same({
-        "brandNew: unknown field (strict mode)",
-        "concepts[1].weight: unknown field (strict mode)",
+        "brandNew: unknown field",
+        "concepts[1].weight: unknown field",
       }, errs)
-      assert.same({ "expand: unknown field (strict mode)" },
+      assert.same({ "expand: unknown field" },
         problems(ops.GetJobId, { jobId = "j", expand = "all" }, { strict = true }))
+    end)
+
+    it("suggests the declared name an unknown field is likely a typo of", function()
+      assert.same({ "concepts[1].scale: required",
+        "concepts[1].scael: unknown field (did you mean scale?)",
+        "numSample: unknown field (did you mean numSamples?)" },
+        problems(txt2img, { modelId = "m", prompt = "p", numSample = 2,
+          concepts = { { modelId = "c", scael = 1 } } }, { strict = true }))
+      -- query parameters and path parameters are candidates of a top-level field
+      assert.same({ "jobID: unknown field (did you mean jobId?)" },
+        problems(ops.GetJobId, { jobId = "j", jobID = "x" }, { strict = true }))
+      local r = ok(txt2img, { modelId = "m", prompt = "p", negativePromt = "x" })
+      assert.same({ "negativePromt" }, r.unknown)
+      assert.same({ negativePromt = "negativePrompt" }, r.suggestions)
+    end)
+
+    it("suggests only close names: by edit distance, ignoring case, swaps counted once", function()
+      assert.equal("numSamples", validate.suggest("NUMSAMPLES", { "numSamples", "prompt" }))
+      assert.equal("prompt", validate.suggest("pormpt", { "prompts", "prompt" }))
+      assert.equal("width", validate.suggest("widht", { "width", "height" }))
+      assert.is_nil(validate.suggest("colour", { "width", "height", "seed" }))
+      assert.is_nil(validate.suggest("ab", { "xy" }))
+      assert.equal("seed", validate.suggest("sed", { "seed", "steps" }))
+    end)
+
+    it("refuses unknown fields by default only on operations that spend", function()
+      assert.is_true(validate.strict_for(txt2img, nil, {}))
+      assert.is_false(validate.strict_for(ops.GetJobId, nil, {}))
+      assert.is_false(validate.strict_for(txt2img, nil, { allow_unknown = true }))
+      assert.is_false(validate.strict_for(txt2img, false, {}))
+      assert.is_true(validate.strict_for(ops.GetJobId, true, {}))
+      assert.is_false(validate.strict_for(ops.GetJobId, true, { strict = false }))
+      assert.is_false(validate.strict_for(txt2img, true, { allow_unknown = true }))
     end)
 
     it("still accepts projectId, declared nowhere but used by the API", function()

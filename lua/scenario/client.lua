@@ -137,6 +137,13 @@ local function origin_of(url)
 end
 M.origin_of = origin_of
 
+-- Whether an origin is this machine (the simulator, a mock server): such a
+-- stand-in decides itself whether it wants credentials.
+local function is_loopback(origin)
+  local host = origin:match("^%a[%w+.-]*://(.*):%d+$") or ""
+  return host == "localhost" or host == "[::1]" or host:find("^127%.%d+%.%d+%.%d+$") ~= nil
+end
+
 --- scenario.new{...}: see the README's configuration table.
 -- Raises a validation error for a misspelt or mistyped option.
 function M.new(opts)
@@ -171,6 +178,7 @@ function M.new(opts)
   end
   self.base_url = base_url:gsub("/+$", "")
   self.origin = origin_of(self.base_url)
+  self.loopback = is_loopback(self.origin)
   self.auth = auth_kind or "none"
   self.project_id = opts.project_id or env("SCENARIO_PROJECT_ID")
   self.timeout = opts.timeout or 60
@@ -178,7 +186,7 @@ function M.new(opts)
   self.max_retries = math.floor(opts.max_retries or 2)
   self.poll_interval = opts.poll_interval or 2
   self.headers = opts.headers or {}
-  self.strict = opts.strict or false
+  self.strict = opts.strict   -- nil: validate.strict_for's default
   self.insecure = opts.insecure or false
   self.ca_file = opts.ca_file or env("SCENARIO_CA_FILE") or env("SSL_CERT_FILE")
     or env("CURL_CA_BUNDLE")
@@ -240,8 +248,14 @@ function Client:url(path, query)
   return url
 end
 
---- The headers of an API request, in the order they are sent.
-function Client:headers_for(url, extra, has_body)
+-- What the API takes on its public operations from a caller without
+-- credentials (the public asset and model listings).
+local PUBLIC_AUTHORIZATION = "public-auth-token"
+
+--- The headers of an API request, in the order they are sent; `public`: the
+-- operation needs no credentials (sent as the public token when there are
+-- none).
+function Client:headers_for(url, extra, has_body, public)
   local merged, order = {}, {}
   local function set(k, v)
     local lk = k:lower()
@@ -251,7 +265,7 @@ function Client:headers_for(url, extra, has_body)
   set("User-Agent", self.user_agent)
   set("Accept", "application/json")
   if has_body then set("Content-Type", "application/json") end
-  local auth = private[self].authorization
+  local auth = private[self].authorization or (public and PUBLIC_AUTHORIZATION)
   if auth and origin_of(url) == self.origin then set("Authorization", auth) end
   for k, v in pairs(self.headers) do set(k, tostring(v)) end
   if extra then for k, v in pairs(extra) do set(k, tostring(v)) end end
@@ -335,6 +349,13 @@ local function prepare(self, method, path, opts)
     end
     body = text
   end
+  if not private[self].authorization and not opts.public and not self.loopback
+      and origin_of(url) == self.origin then
+    return nil, errors.new { kind = "auth", operation = opts.operation, retryable = false,
+      message = "no API credentials are set, so nothing was sent: pass api_key and api_secret"
+        .. " (or token) to scenario.new, or set SCENARIO_API_KEY and SCENARIO_API_SECRET (or"
+        .. " SCENARIO_API_TOKEN) in the environment" }
+  end
   local unsafe = opts.unsafe
   if unsafe == nil then unsafe = method == "POST" end
   return {
@@ -379,7 +400,10 @@ end
 --- Sends a request and waits for it (yielding inside scenario.spawn).
 -- opts: query, body (table -> JSON, or string), headers, timeout,
 -- max_retries, unsafe (default: true for POST), operation (for errors),
--- dry_run. Returns body, response or nil, err.
+-- dry_run, public (the operation needs no credentials). Without credentials
+-- a request to the API that is not public fails here with an `auth` error
+-- and nothing is sent, unless the API is on this machine (the simulator).
+-- Returns body, response or nil, err.
 function Client:request(method, path, opts)
   opts = opts or {}
   method = method:upper()
@@ -387,7 +411,7 @@ function Client:request(method, path, opts)
   if not ctx then return nil, perr end
   local req = core.request {
     url = ctx.url, method = method, body = ctx.body,
-    headers = self:headers_for(ctx.url, opts.headers, ctx.body ~= nil),
+    headers = self:headers_for(ctx.url, opts.headers, ctx.body ~= nil, opts.public),
     timeout = ctx.timeout, connect_timeout = self.connect_timeout,
     max_retries = opts.max_retries or self.max_retries, unsafe = ctx.unsafe,
     ca_file = self.ca_file, insecure = self.insecure,

@@ -115,6 +115,64 @@ local function sorted_string_keys(t)
   return ks
 end
 
+-- Suggestions -------------------------------------------------------------
+
+-- The edit distance of a and b (optimal string alignment: insertions,
+-- deletions, substitutions and swaps of two neighbours), ignoring case;
+-- stops early and returns limit + 1 once it is known to exceed limit.
+local function distance(a, b, limit)
+  a, b = a:lower(), b:lower()
+  local la, lb = #a, #b
+  if math.abs(la - lb) > limit then return limit + 1 end
+  local prev2, prev, cur = {}, {}, {}
+  for j = 0, lb do prev[j] = j end
+  for i = 1, la do
+    cur[0] = i
+    local best = i
+    local ca = a:byte(i)
+    for j = 1, lb do
+      local cost = ca == b:byte(j) and 0 or 1
+      local d = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+      if i > 1 and j > 1 and ca == b:byte(j - 1) and a:byte(i - 1) == b:byte(j) then
+        d = math.min(d, prev2[j - 2] + 1)
+      end
+      cur[j] = d
+      if d < best then best = d end
+    end
+    if best > limit then return limit + 1 end
+    prev2, prev, cur = prev, cur, prev2
+  end
+  return prev[lb]
+end
+
+--- The name among `candidates` (a list of strings) closest to `name`, when
+-- it is close enough to be a likely typo: an edit distance of at most 1 for
+-- names of up to 4 letters, 2 up to 8, then 3. Ties go to the first in
+-- sorted order. Returns nil when none is close.
+function M.suggest(name, candidates)
+  if type(name) ~= "string" then return nil end
+  local limit = #name <= 4 and 1 or (#name <= 8 and 2 or 3)
+  local best, best_d
+  local sorted = {}
+  for i = 1, #candidates do sorted[i] = candidates[i] end
+  table.sort(sorted)
+  for _, c in ipairs(sorted) do
+    if c ~= name then
+      local d = distance(name, c, best_d and best_d - 1 or limit)
+      if d <= limit and (not best_d or d < best_d) then best, best_d = c, d end
+    end
+  end
+  return best
+end
+
+-- Notes a field that the operation does not declare; `known` is the table
+-- of the names declared beside it (a properties table), for the suggestion
+-- (top-level fields get theirs in M.check, from every name of the operation).
+local function note_unknown(ctx, path, known)
+  ctx.unknown[#ctx.unknown + 1] = path
+  if known then ctx.known[path] = known end
+end
+
 -- Problems ----------------------------------------------------------------
 
 local function add(ctx, path, msg)
@@ -239,7 +297,7 @@ local function check_object(ctx, path, node, v)
     else
       out[k] = v[k]
       -- an object without declared properties is free-form
-      if props then ctx.unknown[#ctx.unknown + 1] = join(path, k) end
+      if props then note_unknown(ctx, join(path, k), props) end
     end
   end
   return out
@@ -248,10 +306,10 @@ end
 local function check_one_of(ctx, path, node, v)
   local first
   for _, alt in ipairs(node.one_of) do
-    local sub = { problems = {}, unknown = {} }
+    local sub = { problems = {}, unknown = {}, known = {} }
     local out = check_value(alt, v, path, sub)
     if #sub.problems == 0 then
-      for _, u in ipairs(sub.unknown) do ctx.unknown[#ctx.unknown + 1] = u end
+      for _, u in ipairs(sub.unknown) do note_unknown(ctx, u, sub.known[u]) end
       return out
     end
     first = first or sub.problems[1]
@@ -510,7 +568,7 @@ local function check_query(ctx, rt)
   for _, k in ipairs(sorted_string_keys(declared_query)) do
     if declared_query[k].required and rt.query_in[k] == nil then add(ctx, k, "required") end
   end
-  for _, k in ipairs(sorted_string_keys(rt.unknown_query)) do ctx.unknown[#ctx.unknown + 1] = k end
+  for _, k in ipairs(sorted_string_keys(rt.unknown_query)) do note_unknown(ctx, k) end
   return query
 end
 
@@ -525,16 +583,56 @@ local function check_body(ctx, rt)
   end
 end
 
+-- unknown field path -> the declared name it is likely a typo of. A
+-- top-level field is compared with every name of the operation (path, query
+-- and body); a nested one with the names declared beside it.
+local function suggest_unknown(ctx, rt)
+  local suggestions = {}
+  if #ctx.unknown == 0 then return suggestions end
+  local top = {}
+  for _, name in ipairs(rt.op.path_params or {}) do top[#top + 1] = name end
+  for _, t in ipairs { rt.declared_query, rt.props or {} } do
+    for name in pairs(t) do
+      if type(name) == "string" then top[#top + 1] = name end
+    end
+  end
+  for _, u in ipairs(ctx.unknown) do
+    local candidates = top
+    if u:find("[%.%[]") then
+      candidates = sorted_string_keys(ctx.known[u] or {})
+    end
+    local leaf = u:match("([^%.%]]+)$")
+    suggestions[u] = M.suggest(leaf, candidates)
+  end
+  return suggestions
+end
+
+--- Whether a call of `op` refuses fields the document does not declare:
+-- the call's `allow_unknown = true` sends them, else the call's `strict`,
+-- else the client's `strict` decides; when neither is set, operations that
+-- spend (unsafe: generations, uploads, copies...) refuse them, so that a
+-- misspelt field of a paid call is never silently dropped by the API, and
+-- reads send them.
+function M.strict_for(op, client_strict, options)
+  if options and options.allow_unknown then return false end
+  if options and options.strict ~= nil then return options.strict end
+  if client_strict ~= nil then return client_strict end
+  return op.unsafe == true
+end
+
 --- Validates and routes `fields` for operation `op`.
--- opts.strict: unknown fields are problems.
--- Returns { path, query, body, unknown } or nil, problems.
+-- opts.strict: unknown fields are problems ("numSample: unknown field (did
+-- you mean numSamples?)").
+-- Returns { path, query, body, unknown, suggestions } or nil, problems;
+-- `suggestions` maps an unknown field's path to the declared name it is
+-- likely a typo of.
 function M.check(op, fields, opts)
   opts = opts or {}
   if fields == nil then fields = {} end
   if type(fields) ~= "table" then
     return nil, { ("fields: must be a table (got %s)"):format(kind_of(fields)) }
   end
-  local ctx = { problems = {}, unknown = {} }
+  local ctx = { problems = {}, unknown = {}, known = {} }
   local rt = routing(op, fields)
   local path = build_path(ctx, op, fields)
   route_fields(ctx, rt)
@@ -542,11 +640,16 @@ function M.check(op, fields, opts)
   route_body(ctx, rt)
   local query = check_query(ctx, rt)
   local body = check_body(ctx, rt)
+  local suggestions = suggest_unknown(ctx, rt)
   if opts.strict then
-    for _, u in ipairs(ctx.unknown) do add(ctx, u, "unknown field (strict mode)") end
+    for _, u in ipairs(ctx.unknown) do
+      local s = suggestions[u]
+      add(ctx, u, "unknown field" .. (s and " (did you mean " .. s .. "?)" or ""))
+    end
   end
   if #ctx.problems > 0 then return nil, ctx.problems end
-  return { path = path, query = query, body = body, unknown = ctx.unknown }
+  return { path = path, query = query, body = body, unknown = ctx.unknown,
+    suggestions = suggestions }
 end
 
 return M

@@ -69,7 +69,7 @@ M.Group = Group
 -- Operations that answer a job other than generate.*.
 local JOB_OPERATIONS = { PutWorkflowRunByWorkflowId = true }
 
-local STEP_OPTIONS = { download = "string", timeout = "number" }
+local STEP_OPTIONS = { download = "string", timeout = "number", allow_unknown = "boolean" }
 
 local plan_error = plan.error
 

@@ -278,7 +278,8 @@ local function check_fields(p, plan, problems)
     plan.fingerprint[s.name] = fingerprint(p, s)
     local rproblems = {}
     local fields = M.fields(p, s, plan.standins, rproblems)
-    local routed, vproblems = validate.check(s.op, fields, { strict = p.client.strict })
+    local strict = validate.strict_for(s.op, p.client.strict, s.options)
+    local routed, vproblems = validate.check(s.op, fields, { strict = strict })
     for _, v in ipairs(routed and {} or vproblems) do rproblems[#rproblems + 1] = v end
     for _, v in ipairs(rproblems) do problems[#problems + 1] = "step " .. s.name .. ": " .. v end
   end

@@ -158,7 +158,8 @@ function Run:dry_run(s)
     return nil, errors.new { kind = "budget", message = s.op.id .. " has no dry run" }
   end
   local fields = plan_mod.fields(self.pipeline, s, self.plan.standins)
-  local body, err = resources.call(self.client, s.op, fields, { dry_run = true })
+  local body, err = resources.call(self.client, s.op, fields,
+    { dry_run = true, allow_unknown = s.options.allow_unknown })
   if not body then return nil, err end
   local cost = number(body.creativeUnitsCost)
   if not cost then
@@ -346,7 +347,7 @@ function Run:submit(s)
     self.slots.release()
     return self:fail(s.name, serr)
   end
-  local job, err = resources.call(self.client, s.op, fields, {})
+  local job, err = resources.call(self.client, s.op, fields, { allow_unknown = s.options.allow_unknown })
   if not job then
     self.slots.release()
     return self:submission_failed(s, err)

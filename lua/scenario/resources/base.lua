@@ -6,7 +6,7 @@
 --   client.models.presets:create(modelId, fields, options)
 -- Path parameters come first, positionally (or by name in fields), then one
 -- table of fields routed to query or body by the document, then options:
--- timeout, max_retries, headers, dry_run, strict.
+-- timeout, max_retries, headers, dry_run, strict, allow_unknown.
 -- The files beside this one (resources/assets.lua, ...), one per API group,
 -- add the hand-written methods to these classes; resources/init.lua gives a
 -- client its resource objects.
@@ -21,13 +21,46 @@ local M = {}
 -- Operations whose answer is a job to wait on.
 local RETURNS_JOB = { PutWorkflowRunByWorkflowId = true, GetJobId = true }
 
--- strict: overrides the client's strict mode for one call
+-- strict: overrides the client's strict mode for one call; allow_unknown:
+-- sends fields the document does not declare (validate.strict_for)
 local OPTION_KEYS = { timeout = true, max_retries = true, headers = true, dry_run = true,
-  strict = true }
+  strict = true, allow_unknown = true }
 
 local function validation_error(op, problems)
+  local message = table.concat(problems, "; ")
+  for _, p in ipairs(problems) do
+    if p:find(": unknown field", 1, true) then
+      message = message .. " (" .. op.id .. " does not declare it; pass { allow_unknown = true }"
+        .. " as the call's options to send it anyway)"
+      break
+    end
+  end
   return errors.new { kind = "validation", operation = op.id, problems = problems,
-    message = table.concat(problems, "; ") }
+    message = message }
+end
+
+-- Fields sent although the document does not declare them: a likely typo
+-- (one with a suggestion) is a warning, once per operation and field; the
+-- others are noted at the debug level.
+local function note_unknown(client, op, routed)
+  local warned = client._unknown_warned or {}
+  client._unknown_warned = warned
+  local quiet = {}
+  for _, u in ipairs(routed.unknown) do
+    local s = routed.suggestions and routed.suggestions[u]
+    local key = op.id .. " " .. u
+    if s and not warned[key] then
+      warned[key] = true
+      client.log("warn", "%s: sending %s, which the API document does not list (did you mean %s?)",
+        op.id, u, s)
+    elseif not s then
+      quiet[#quiet + 1] = u
+    end
+  end
+  if #quiet > 0 then
+    client.log("debug", "%s: sending fields the API document does not list: %s", op.id,
+      table.concat(quiet, ", "))
+  end
 end
 
 local function check_options(op, options)
@@ -55,14 +88,10 @@ function M.call(client, op, fields, options)
   if type(fields) ~= "table" then
     return nil, validation_error(op, { "fields: must be a table (got " .. type(fields) .. ")" })
   end
-  local strict = client.strict
-  if options.strict ~= nil then strict = options.strict end
+  local strict = validate.strict_for(op, client.strict, options)
   local routed, vproblems = validate.check(op, fields, { strict = strict })
   if not routed then return nil, validation_error(op, vproblems) end
-  if routed.unknown and #routed.unknown > 0 then
-    client.log("debug", "%s: sending fields the API document does not list: %s", op.id,
-      table.concat(routed.unknown, ", "))
-  end
+  if #routed.unknown > 0 then note_unknown(client, op, routed) end
   if op.deprecated then
     client._deprecated = client._deprecated or {}
     if not client._deprecated[op.id] then
@@ -72,6 +101,7 @@ function M.call(client, op, fields, options)
   end
   local body, res = client:request(op.method, routed.path, {
     query = routed.query, body = routed.body, unsafe = op.unsafe, operation = op.id,
+    public = not op.auth,
     timeout = options.timeout, max_retries = options.max_retries,
     headers = options.headers, dry_run = options.dry_run,
   })
