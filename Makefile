@@ -41,6 +41,14 @@ endif
 PKG_CFLAGS := $(shell pkg-config --cflags libcurl $(LUA_PKG) 2>/dev/null)
 CURL_LIBS  := $(shell pkg-config --libs libcurl 2>/dev/null)
 LUA_LIBS   := $(shell pkg-config --libs $(LUA_PKG) 2>/dev/null)
+# lua-cjson, linked into what links libscenario.a (the runner, embed-host):
+# scenario_openlibs registers its luaopen_cjson and luaopen_cjson_safe in
+# package.preload, so that those need no package.cpath. Debian's lua-cjson
+# has one library per Lua version (LuaJIT uses 5.1's) and no unversioned
+# .so link, hence the file name. A host with another lua-cjson gives its own
+# (CJSON_LIBS=/path/to/libcjson.a). core.so is not linked to it: the
+# interpreter that loads core.so finds cjson on its own paths.
+CJSON_LIBS ?= -l:liblua$(LUA_VER)-cjson.so.0
 CFLAGS   ?= -O2 -g
 ALL_CFLAGS = -std=c11 -D_DEFAULT_SOURCE -fPIC -Wall -Wextra -Werror $(SANFLAGS) \
              $(PKG_CFLAGS) $(CFLAGS)
@@ -83,13 +91,13 @@ ifneq ($(RUNNER),)
 # the scenario-lua runner (csrc/main.c): Lua 5.4, the C core and every module
 $(RUNNER): csrc/main.c $(STATIC) csrc/scenario.h
 	$(CC) $(ALL_CFLAGS) $(if $(READLINE_LIBS),-DSC_USE_READLINE) -Icsrc -o $@ $< $(STATIC) \
-	  $(LUA_LIBS) $(CURL_LIBS) $(READLINE_LIBS) -lm
+	  $(CJSON_LIBS) $(LUA_LIBS) $(CURL_LIBS) $(READLINE_LIBS) -lm
 endif
 
-# the example C host (examples/embed/host.c), linked to libscenario.a and the
-# interpreter's library
+# the example C host (examples/embed/host.c), linked to libscenario.a,
+# lua-cjson and the interpreter's library: the link line of any C host
 $(HOST): examples/embed/host.c $(STATIC) csrc/scenario.h
-	$(CC) $(ALL_CFLAGS) -Icsrc -o $@ $< $(STATIC) $(LUA_LIBS) $(CURL_LIBS) -lm
+	$(CC) $(ALL_CFLAGS) -Icsrc -o $@ $< $(STATIC) $(CJSON_LIBS) $(LUA_LIBS) $(CURL_LIBS) -lm
 
 $(BUILD)/obj/%.o: csrc/%.c $(HEADERS)
 	@mkdir -p $(dir $@)

@@ -4,6 +4,9 @@
  *   lua_State *L = luaL_newstate(); luaL_openlibs(L);
  *   scenario_openlibs(L);         // scenario.core (+ bundled modules) in package.preload
  *   ... each frame: scenario_step(L, 0);
+ *
+ * Link: libscenario.a, lua-cjson for the same Lua (Debian: -l:liblua5.4-cjson.so.0,
+ * -l:liblua5.1-cjson.so.0 for 5.1 and LuaJIT), the Lua library, libcurl, -lm.
  */
 #ifndef SCENARIO_H
 #define SCENARIO_H
@@ -20,7 +23,10 @@ extern "C" {
 int luaopen_scenario_core(lua_State *L);
 
 /* Registers scenario.core, and every scenario.* module compiled into the
-   library, in package.preload.  Returns 0, or -1 with an error message pushed. */
+   library, in package.preload; also lua-cjson's cjson and cjson.safe (linked
+   into the host), unless package.preload or package.loaded already has them,
+   so that a host's own cjson registered first wins.
+   Returns 0, or -1 with an error message pushed. */
 int scenario_openlibs(lua_State *L);
 
 /* Steps the SDK's loop from C: runs scenario.step(max_ms), which advances all

@@ -6,6 +6,28 @@
 -- the same (scenario.format), `json.array{}` as `[]`, and refuses
 -- what JSON cannot say (NaN, cycles, mixed or non-string keys) with a message
 -- naming the field.
+--
+-- [] and {}: cjson 2.1 (Debian's has no decode_array_with_array_mt) decodes
+-- both as an empty table, which would encode as {}. decode gives every empty
+-- array of the text array_mt, so that an answer written out again (a
+-- result, an error body, the runner's --json, a pipeline's state file, a
+-- workflow read back) says [] where the API said []. Only empty arrays are
+-- marked: a non-empty one encodes as an array anyway (its keys are 1..n),
+-- and marking it would cost a walk of every answer.
+-- What it costs, per decode:
+--  - a text without `[` followed by `]` or whitespace: five plain
+--    string.find (well under a microsecond for a job record);
+--  - otherwise each empty array is replaced by a sentinel string before
+--    cjson runs, and the decoded tree is walked, stopping once every
+--    sentinel is found, to put a marked empty table in each one's place.
+--    Measured on a 62 KB page of 100 assets with 200 empty arrays: +0.35 ms
+--    on Lua 5.4 (cjson alone: 0.46 ms), +0.08 ms on LuaJIT (0.31 ms); on a
+--    job record of 0.7 KB, within the noise of 20 us.
+-- The replacement does not tell strings apart at first: a `[]` inside a
+-- string turns that string into invalid JSON (the sentinel's quote closes
+-- it, and a backslash follows), so a text that then fails to decode is done
+-- again the careful way (quotes counted, see outside_strings), and a text
+-- that is not JSON is reported from its own bytes.
 local cjson = require "cjson.safe"
 local compat = require "scenario.compat"
 local format = require "scenario.format"
@@ -13,6 +35,8 @@ local format = require "scenario.format"
 local M = {}
 local rawlen = compat.rawlen
 local huge = math.huge
+local find, sub, gsub, byte, match = string.find, string.sub, string.gsub, string.byte, string.match
+local concat = table.concat
 local J = cjson.new()
 J.decode_max_depth(256)
 
@@ -20,54 +44,156 @@ M.null = J.null
 local array_mt = { __name = "scenario.json.array" }
 M.array_mt = array_mt
 
+-- The matches of next_match(s, init) --> a, b in a JSON text that are
+-- outside its strings, one after the other. Strings are told by counting
+-- quotes: with every backslash escape blanked first (escapes only occur
+-- inside strings), each '"' left opens or closes one, at the same offset as
+-- in the text. string.gsub counts them, not a loop over the bytes.
+local function outside_strings(s, next_match)
+  local plain = s
+  if find(s, "\\", 1, true) then plain = gsub(s, "\\.", "__") end
+  local init, counted, inside = 1, 1, false
+  return function()
+    while true do
+      local a, b = next_match(plain, init)
+      if not a then return nil end
+      local _, quotes = gsub(sub(plain, counted, a - 1), '"', "")
+      if quotes % 2 == 1 then inside = not inside end
+      counted, init = a, b + 1
+      if not inside then return a, b end
+    end
+  end
+end
+
 -- Integers past 2^53 have no exact double: lua-cjson would round them (and
 -- there is no integer subtype on LuaJIT, 5.1 and 5.2 to hold them anyway).
 -- An answer's integer of 16 digits or more that a double would round is
 -- decoded as its decimal string instead, on every version, so an id or a
--- count is never silently changed. Strings are skipped while scanning.
+-- count is never silently changed. Strings are skipped, and so are the
+-- digits of a fraction or an exponent, and integers written with one.
+local SIXTEEN_DIGITS = "%d%d%d%d%d%d%d%d%d%d%d%d%d%d%d%d"
+local NOT_AN_INTEGER_START = { [46] = true, [101] = true, [69] = true, [43] = true, [45] = true } -- . e E + -
+
+local function long_digits(s, init)
+  return find(s, SIXTEEN_DIGITS .. "%d*", init)
+end
+
 local function quote_big_integers(s)
-  local out, pos, n = {}, 1, #s
-  local i = 1
-  while i <= n do
-    local c = s:byte(i)
-    if c == 34 then                                  -- a string: skip to its end
-      local j = i + 1
-      while true do
-        local q = s:find('["\\]', j)
-        if not q then return s end                   -- unterminated: cjson reports it
-        if s:byte(q) == 92 then j = q + 2 else i = q break end
+  local out, pos = {}, 1
+  for a, b in outside_strings(s, long_digits) do
+    if byte(s, a - 1) == 45 then a = a - 1 end         -- a minus sign
+    local before, after = byte(s, a - 1), byte(s, b + 1)
+    if not NOT_AN_INTEGER_START[before] and after ~= 46 and after ~= 101 and after ~= 69 then
+      local text = sub(s, a, b)
+      local v = tonumber(text)
+      if v >= 2^53 or v <= -2^53 then
+        out[#out + 1] = sub(s, pos, a - 1)
+        out[#out + 1] = '"' .. text .. '"'
+        pos = b + 1
       end
-      i = i + 1
-    elseif c == 45 or (c >= 48 and c <= 57) then     -- a number
-      local a, b = s:find("^%-?%d+", i)
-      local _, e = s:find("^[%.eE][%d%.eE%+%-]*", b + 1) -- a fraction or exponent
-      if e then
-        b = e
-      elseif b - a + 1 >= 16 then
-        local text = s:sub(a, b)
-        local v = tonumber(text)
-        if v >= 2^53 or v <= -2^53 then
-          out[#out + 1] = s:sub(pos, a - 1)
-          out[#out + 1] = '"' .. text .. '"'
-          pos = b + 1
-        end
-      end
-      i = b + 1
-    else
-      i = i + 1
     end
   end
   if pos == 1 then return s end
-  out[#out + 1] = s:sub(pos)
-  return table.concat(out)
+  out[#out + 1] = sub(s, pos)
+  return concat(out)
+end
+
+-- Empty arrays (see the header). EMPTY is what the sentinel decodes to; an
+-- answer holding that very string where it also has a [] would read it as
+-- [], which no answer does.
+local EMPTY = "\0scenario.json: an empty array\0"
+local EMPTY_JSON = '"\\u0000scenario.json: an empty array\\u0000"'
+
+-- The next `[]` of s from init (JSON text as the API writes it).
+local function tight_empty_array(s, init)
+  local a = find(s, "[]", init, true)
+  return a, a and a + 1
+end
+
+-- The next `[ ]`, whitespace allowed inside (indented JSON).
+local function spaced_empty_array(s, init)
+  while true do
+    local a = find(s, "[", init, true)
+    if not a then return nil end
+    local e = match(s, "^[ \t\r\n]*%]()", a + 1)
+    if e then return a, e - 1 end
+    init = a + 1
+  end
+end
+
+-- The finder of the empty arrays of s, or nil when it has none.
+local function empty_array_finder(s)
+  if find(s, "[ ", 1, true) or find(s, "[\n", 1, true) or find(s, "[\r", 1, true)
+      or find(s, "[\t", 1, true) then
+    return spaced_empty_array
+  end
+  if find(s, "[]", 1, true) then return tight_empty_array end
+  return nil
+end
+
+-- s with the sentinel in place of each match of iterate, and their count.
+local function with_sentinels(s, iterate, state, init)
+  local out, pos, n = {}, 1, 0
+  for a, b in iterate, state, init do
+    out[#out + 1] = sub(s, pos, a - 1)
+    out[#out + 1] = EMPTY_JSON
+    pos, n = b + 1, n + 1
+  end
+  if n == 0 then return s, 0 end
+  out[#out + 1] = sub(s, pos)
+  return concat(out), n
+end
+
+-- The matches of finder in s, strings not told apart (an iterator).
+local function anywhere(s, finder)
+  local init = 1
+  return function()
+    local a, b = finder(s, init)
+    if a then init = b + 1 end
+    return a, b
+  end
+end
+
+-- Puts a marked empty table in place of each sentinel of t; returns how many
+-- are still to find (the walk stops at 0), or -1 when a sentinel is a key
+-- (the text had [] where a key goes: not JSON).
+local function restore_empty_arrays(t, left)
+  for k, v in next, t do
+    if k == EMPTY then return -1 end
+    if v == EMPTY then
+      t[k] = setmetatable({}, array_mt)
+      left = left - 1
+    elseif type(v) == "table" then
+      left = restore_empty_arrays(v, left)
+    end
+    if left <= 0 then return left end
+  end
+  return left
+end
+
+-- Decodes s, which has empty arrays that finder finds (see the header).
+local function decode_with_empty_arrays(s, finder)
+  local text, n = with_sentinels(s, anywhere(s, finder))
+  local v = J.decode(text)
+  if v == nil then                     -- a [] inside a string, or not JSON
+    text, n = with_sentinels(s, outside_strings(s, finder))
+    v = J.decode(text)
+    if v == nil then return J.decode(s) end  -- the message at the text's own offsets
+  end
+  if n == 0 then return v end
+  if v == EMPTY then return setmetatable({}, array_mt) end
+  if type(v) == "table" and restore_empty_arrays(v, n) < 0 then return J.decode(s) end
+  return v
 end
 
 --- Decodes a JSON text; returns value or nil, message. Integers a double
--- cannot hold exactly come back as decimal strings (see above).
+-- cannot hold exactly come back as decimal strings, empty arrays as tables
+-- marked with array_mt (see above).
 function M.decode(s)
-  if type(s) == "string" and s:find("%d%d%d%d%d%d%d%d%d%d%d%d%d%d%d%d") then
-    s = quote_big_integers(s)
-  end
+  if type(s) ~= "string" then return J.decode(s) end
+  if find(s, SIXTEEN_DIGITS) then s = quote_big_integers(s) end
+  local finder = empty_array_finder(s)
+  if finder then return decode_with_empty_arrays(s, finder) end
   return J.decode(s)
 end
 

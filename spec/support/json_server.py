@@ -1,0 +1,45 @@
+"""A tiny HTTP server for spec/json_roundtrip_spec.lua: answers every request
+with one status and one body, given as arguments, byte for byte.
+
+usage: json_server.py STATUS BODY   (prints "LISTENING <port> <pid>")
+"""
+import http.server
+import os
+import signal
+import sys
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+
+    def answer(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
+        body = self.server.body
+        self.send_response(self.server.status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("x-request-id", "req_json_server")
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = do_PUT = do_DELETE = answer
+
+    def log_message(self, *args):
+        pass
+
+
+def main():
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    srv.daemon_threads = True
+    srv.status = int(sys.argv[1])
+    srv.body = sys.argv[2].encode()
+    signal.signal(signal.SIGTERM, lambda *a: os._exit(0))
+    print("LISTENING %d %d" % (srv.server_address[1], os.getpid()), flush=True)
+    srv.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
