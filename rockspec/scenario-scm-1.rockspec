@@ -73,6 +73,7 @@ build = {
     ["scenario.runner.jobs"] = "lua/scenario/runner/jobs.lua",
     ["scenario.runner.ops"] = "lua/scenario/runner/ops.lua",
     ["scenario.runner.output"] = "lua/scenario/runner/output.lua",
+    ["scenario.runner.redact"] = "lua/scenario/runner/redact.lua",
     ["scenario.runner.sdk"] = "lua/scenario/runner/sdk.lua",
     ["scenario.runner.upload"] = "lua/scenario/runner/upload.lua",
     ["scenario.track"] = "lua/scenario/track.lua",

@@ -162,16 +162,22 @@ describe("scenario-lua commands", function()
     os.execute("rm -rf " .. dir)
   end)
 
-  it("generate prints the job; --json gives the record", function()
+  it("generate prints the job; --json gives the job object with its record", function()
     local code, out, err = run("generate txt2img modelId=flux.1-dev 'prompt=a red fox'")
     assert.are.equal(0, code, err)
     assert.matches("^job_%w+  pending  0%%  inference\n$", out)
     local doc
     code, doc = run_json("generate txt2img modelId=flux.1-dev 'prompt=a red fox' numSamples=2")
     assert.are.equal(0, code)
-    assert.matches("^job_", doc.job.jobId)
-    assert.are.equal(10, doc.cost)
-    assert.are.equal(2, doc.job.metadata.input.numSamples)  -- typed as a number
+    assert.are.equal(1, #doc.jobs)
+    local job = doc.jobs[1]
+    assert.matches("^job_", job.id)
+    assert.are.equal(job.id, job.record.jobId)
+    assert.are.equal(10, job.cost)
+    assert.are.equal("inference", job.type)
+    assert.are.same({}, job.files)
+    assert.are.equal(cjson.null, job.error)
+    assert.are.equal(2, job.record.metadata.input.numSamples)  -- typed as a number
   end)
 
   it("generate --out waits and downloads the outputs; --dry-run prints the cost", function()
@@ -179,10 +185,12 @@ describe("scenario-lua commands", function()
     local code, doc, err = run_json("generate txt2img modelId=flux.1-dev prompt=lighthouse " ..
       "numSamples=2 --out " .. out_dir)
     assert.are.equal(0, code, err)
-    assert.are.equal("success", doc.job.status)
-    assert.are.equal(2, #doc.assets)
-    assert.are.equal(2, #doc.files)
-    for _, f in ipairs(doc.files) do
+    local job = doc.jobs[1]
+    assert.are.equal("success", job.status)
+    assert.are.equal(2, #job.assets)
+    assert.are.equal(2, #job.files)
+    for i, f in ipairs(job.files) do
+      assert.are.equal(job.assets[i], f.asset)
       assert.are.equal(out_dir .. "/" .. f.asset .. ".png", f.path)
       assert.is_true(is_png(f.path))
     end
@@ -199,13 +207,13 @@ describe("scenario-lua commands", function()
     local code, doc, err = run_json("generate custom:model_sim-custom prompt=castle numSamples=2 " ..
       "guidance=2.5 highQuality=true tags:='[\"a\",\"b\"]' --wait")
     assert.are.equal(0, code, err)
-    assert.are.equal("success", doc.job.status)
-    local input = doc.job.metadata.input
+    assert.are.equal("success", doc.jobs[1].status)
+    local input = doc.jobs[1].record.metadata.input
     assert.are.same({ 2, 2.5, true, { "a", "b" } },
       { input.numSamples, input.guidance, input.highQuality, input.tags })
     code, doc, err = run_json("generate remove-background image=asset_x")
     assert.are.equal(0, code, err)
-    assert.are.equal("remove-background", doc.job.jobType)
+    assert.are.equal("remove-background", doc.jobs[1].type)
   end)
 
   it("exits 2 on a usage or validation error, naming the field", function()
@@ -237,7 +245,8 @@ describe("scenario-lua commands", function()
     assert.are.equal(3, code)
     assert.are.equal("job_failed", doc.error.kind)
     assert.matches("the GPU melted", doc.error.message)
-    assert.are.equal("failure", doc.job.status)
+    assert.are.equal("failure", doc.jobs[1].status)
+    assert.are.equal("job_failed", doc.jobs[1].error.kind)
     assert.matches("job_failed", err)
     code, doc = run_json("jobs get job_does_not_exist")
     assert.are.equal(1, code)
@@ -253,10 +262,10 @@ describe("scenario-lua commands", function()
 
   it("jobs get, cancel and wait", function()
     local _, started = run_json("generate txt2img modelId=m prompt=slow")
-    local id = started.job.jobId
+    local id = started.jobs[1].id
     local code, doc = run_json("jobs get " .. id)
     assert.are.equal(0, code)
-    assert.are.equal(id, doc.jobs[1].jobId)
+    assert.are.equal(id, doc.jobs[1].id)
     local out
     code, out = run("jobs wait " .. id .. " --out " .. dir .. "/waited")
     assert.are.equal(0, code)
@@ -265,7 +274,7 @@ describe("scenario-lua commands", function()
     -- a job canceled while it runs: cancel succeeds, a wait then exits 3
     sim:faults("POST", "/generate/txt2img", { "job_duration=30" })
     _, started = run_json("generate txt2img modelId=m prompt=slow")
-    id = started.job.jobId
+    id = started.jobs[1].id
     code, doc = run_json("jobs cancel " .. id)
     assert.are.equal(0, code)
     assert.are.equal("canceled", doc.jobs[1].status)
@@ -277,7 +286,7 @@ describe("scenario-lua commands", function()
 
   it("download writes assets by id; an unknown id exits 1", function()
     local _, gen = run_json("generate txt2img modelId=m prompt=a numSamples=2 --wait")
-    local ids = gen.assets
+    local ids = gen.jobs[1].assets
     local out_dir = dir .. "/dl"
     local code, doc, err = run_json("download " .. ids[1] .. " " .. ids[2] .. " --out " .. out_dir)
     assert.are.equal(0, code, err)
@@ -295,6 +304,76 @@ describe("scenario-lua commands", function()
     assert.are.equal("not_found", doc.error.kind)
   end)
 
+  it("download fetches every id it can, then reports each failure and exits 1", function()
+    local _, gen = run_json("generate txt2img modelId=m prompt=three numSamples=3 --wait")
+    local ids = gen.jobs[1].assets
+    assert.are.equal(3, #ids)
+    local words = table.concat({ ids[1], "asset_missing", ids[2], ids[3] }, " ")
+    -- human output: the three paths on stdout, one line on stderr for the bad id
+    local out_dir = dir .. "/partial"
+    local code, out, err = run("download " .. words .. " --out " .. out_dir)
+    assert.are.equal(1, code, err)
+    local want = {}
+    for i, id in ipairs(ids) do want[i] = out_dir .. "/" .. id .. ".png" end
+    assert.are.equal(table.concat(want, "\n") .. "\n", out)
+    for _, path in ipairs(want) do assert.is_true(is_png(path), path) end
+    assert.matches("^scenario%-lua: asset_missing: not_found error in GetAssetsByAssetId %(HTTP 404%)" ..
+      "[^\n]*\n$", err)
+    -- --json: the files written and one error per failed id
+    local json_dir = dir .. "/partial_json"
+    local doc
+    code, doc, err = run_json("download " .. words .. " --out " .. json_dir)
+    assert.are.equal(1, code)
+    assert.are.equal(3, #doc.files)
+    for i, f in ipairs(doc.files) do
+      assert.are.same({ asset = ids[i], path = json_dir .. "/" .. ids[i] .. ".png" }, f)
+      assert.is_true(is_png(f.path))
+    end
+    assert.are.equal(1, #doc.errors)
+    assert.are.equal("asset_missing", doc.errors[1].asset)
+    assert.are.equal("not_found", doc.errors[1].kind)
+    assert.are.equal(404, doc.errors[1].status)
+    assert.are.equal("GetAssetsByAssetId", doc.errors[1].operation)
+    assert.are.same(doc.errors[1], doc.error) -- a failed command's document has "error"
+    local lines = select(2, err:gsub("\n", ""))
+    assert.are.equal(1, lines, err)
+  end)
+
+  it("gives a job the same JSON object from generate, jobs get, wait and cancel", function()
+    local KEYS = { "assets", "cost", "error", "files", "id", "progress", "record", "status", "type" }
+    local function keys(t)
+      local list = {}
+      for k in pairs(t) do list[#list + 1] = k end
+      table.sort(list)
+      return list
+    end
+    local _, started = run_json("generate txt2img modelId=m prompt=shape numSamples=2")
+    local job = started.jobs[1]
+    assert.are.same(KEYS, keys(job))
+    local code, got = run_json("jobs get " .. job.id)
+    assert.are.equal(0, code)
+    local code2, waited = run_json("jobs wait " .. job.id .. " --out " .. dir .. "/shape")
+    assert.are.equal(0, code2)
+    local _, gen_waited = run_json("generate txt2img modelId=m prompt=shape --wait")
+    for _, doc in ipairs { got, waited, gen_waited } do
+      assert.are.same({ "jobs" }, keys(doc))
+      assert.are.same(KEYS, keys(doc.jobs[1]))
+    end
+    assert.are.equal(job.id, got.jobs[1].id)
+    assert.are.equal(job.id, waited.jobs[1].id)
+    -- the same values where the job did not move on: its cost and type
+    assert.are.equal(job.cost, got.jobs[1].cost)
+    assert.are.equal(job.cost, waited.jobs[1].cost)
+    assert.are.equal(job.type, waited.jobs[1].type)
+    assert.are.equal("success", waited.jobs[1].status)
+    assert.are.equal(2, #waited.jobs[1].assets)
+    assert.are.equal(2, #waited.jobs[1].files)
+    sim:faults("POST", "/generate/txt2img", { "job_duration=30" })
+    local _, slow = run_json("generate txt2img modelId=m prompt=slow")
+    local _, canceled = run_json("jobs cancel " .. slow.jobs[1].id)
+    assert.are.same(KEYS, keys(canceled.jobs[1]))
+  end)
+
   it("upload sends a file", function()
     local file = dir .. "/up.png"
     write(file, slurp(ROOT .. "/examples/quickstart.lua"))
@@ -308,10 +387,11 @@ describe("scenario-lua commands", function()
 
   it("call reaches any operation with typed fields", function()
     local _, gen = run_json("generate txt2img modelId=m prompt=a numSamples=2 --wait")
-    local code, doc, err = run_json("call GetAssetsByAssetId assetId=" .. gen.assets[1])
+    local assets = gen.jobs[1].assets
+    local code, doc, err = run_json("call GetAssetsByAssetId assetId=" .. assets[1])
     assert.are.equal(0, code, err)
-    assert.are.equal(gen.assets[1], doc.asset.id)
-    code, doc = run_json("call PostAssetGetBulk assetIds=" .. gen.assets[1] .. "," .. gen.assets[2])
+    assert.are.equal(assets[1], doc.asset.id)
+    code, doc = run_json("call PostAssetGetBulk assetIds=" .. assets[1] .. "," .. assets[2])
     assert.are.equal(0, code)
     assert.are.equal(2, #doc.assets)
     local out
@@ -335,6 +415,18 @@ describe("scenario-lua commands", function()
     assert.are.equal(0, code)
     assert.matches("PostTxt2imgInferences +POST +/generate/txt2img +client%.generate:txt2img", out)
     for line in out:gmatch("[^\n]+") do assert.matches("txt2img", line:lower()) end
+  end)
+
+  it("ops exits 2 when the filter matches no operation", function()
+    local code, out, err = run("ops zzzz")
+    assert.are.equal(2, code)
+    assert.are.equal("", out)
+    assert.matches("^scenario%-lua: no operation matches 'zzzz'\n", err)
+    local doc
+    code, doc = run_json("ops zzzz")
+    assert.are.equal(2, code)
+    assert.are.equal("usage", doc.error.kind)
+    assert.matches("no operation matches 'zzzz'", doc.error.message)
   end)
 
   it("answers --help on every command", function()
@@ -419,5 +511,85 @@ describe("scenario-lua commands", function()
     assert.is_truthy(path, out)
     assert.is_true(is_png(empty .. "/" .. path))
     os.execute("rm -rf " .. empty)
+  end)
+end)
+
+describe("scenario-lua call --all and --jsonl", function()
+  setup(function()
+    sim = sim_mod.start { args = { "--seed-assets", "25" } }
+  end)
+  teardown(function()
+    sim:stop()
+    sim = nil
+  end)
+  before_each(function() sim:reset() end)
+
+  -- the ids of a list of assets, checked distinct
+  local function distinct_ids(list)
+    local seen, n = {}, 0
+    for _, a in ipairs(list) do
+      assert.is_nil(seen[a.id], "asset listed twice: " .. tostring(a.id))
+      seen[a.id] = true
+      n = n + 1
+    end
+    return n
+  end
+
+  it("prints one page without --all, every page with it", function()
+    local code, doc = run_json("call GetAssets pageSize=10")
+    assert.are.equal(0, code)
+    assert.are.equal(10, #doc.assets)
+    assert.is_string(doc.nextPaginationToken)
+    assert.are.equal(1, sim:count("GET /assets"))
+    code, doc = run_json("call GetAssets pageSize=10 --all")
+    assert.are.equal(0, code)
+    assert.are.equal(25, distinct_ids(doc.assets))
+    assert.is_nil(doc.nextPaginationToken)
+    assert.are.equal(1 + 3, sim:count("GET /assets"))
+    local out
+    code, out = run("call GetAssets pageSize=10 --all")
+    assert.are.equal(0, code)
+    assert.are.equal(25, distinct_ids(cjson.decode(out).assets))
+  end)
+
+  it("--jsonl prints one item per line, of the first page or with --all of every page", function()
+    local function lines(out)
+      local list = {}
+      for line in out:gmatch("([^\n]*)\n") do list[#list + 1] = cjson.decode(line) end
+      return list
+    end
+    local code, out, err = run("call GetAssets pageSize=10 --all --jsonl")
+    assert.are.equal(0, code, err)
+    local items = lines(out)
+    assert.are.equal(25, distinct_ids(items))
+    assert.matches("^asset_", items[1].id)
+    code, out = run("call GetAssets pageSize=10 --jsonl")
+    assert.are.equal(0, code)
+    assert.are.equal(10, distinct_ids(lines(out)))
+  end)
+
+  it("ends --jsonl with the error of a page that fails, and exits by its kind", function()
+    sim:faults("GET", "/assets", { "status=200", "status=404" })
+    local code, out, err = run("call GetAssets pageSize=10 --all --jsonl")
+    assert.are.equal(1, code)
+    local list = {}
+    for line in out:gmatch("([^\n]*)\n") do list[#list + 1] = cjson.decode(line) end
+    assert.are.equal(11, #list)
+    local last = table.remove(list)
+    assert.are.equal(10, distinct_ids(list))
+    assert.are.equal("not_found", last.error.kind)
+    assert.matches("not_found error in GetAssets", err)
+  end)
+
+  it("refuses --all and --jsonl on an operation that does not page", function()
+    for _, flag in ipairs { "--all --json", "--jsonl" } do
+      local code, out, err = run("call GetAssetsByAssetId assetId=asset_x " .. flag)
+      assert.are.equal(2, code, flag)
+      assert.are.equal("usage", cjson.decode(out).error.kind)
+      assert.matches(flag:match("^%S+") .. ": GetAssetsByAssetId does not page %(those that do: GetAssets,", err)
+    end
+    assert.are.equal(0, sim:count("GET /assets/{assetId}"))
+    local code = run("call GetAssets --all --json --jsonl")
+    assert.are.equal(2, code)
   end)
 end)

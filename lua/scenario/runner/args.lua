@@ -74,7 +74,7 @@ function M.begin(name, words, host, spec, help)
   if not o then return nil, ui, ui:fail(output.usage_error(perr, name)) end
   if o.flags.help and help then
     local p = output.progname
-    io.stdout:write(string.format(help, p, p, p))
+    ui:out(string.format(help, p, p, p))
     return nil, ui, output.EXIT.ok
   end
   return o, ui

@@ -13,7 +13,8 @@ M.help = [==[
 usage: %s generate <type> key=value... [--wait] [--out DIR] [--dry-run]
                    [--timeout SECONDS] [--send-unknown] [--json] [--quiet]
 
-Starts a generation and prints its job. <type> is a generate operation
+Starts a generation and prints its job (--json: {"jobs": [job]}, the job
+object of 'jobs get'). <type> is a generate operation
 (txt2img, img2img, upscale, remove-background... listed below) or
 custom:<modelId>. Fields are typed by the API document: numbers, booleans
 (true/false), arrays as a,b,c or JSON, objects as JSON; key:=JSON gives any
@@ -51,21 +52,21 @@ local function generate_op(kind)
 end
 
 -- --help: the fields of a type, or the usage and the list of types
-local function print_help(kind)
+local function print_help(ui, kind)
   local progname = output.progname
   local op = kind and generate_op(kind)
   if op then
-    io.stdout:write(string.format("%s generate %s: %s %s (%s)\nfields:\n%s\n", progname, kind,
+    ui:out(string.format("%s generate %s: %s %s (%s)\nfields:\n%s\n", progname, kind,
       op.method, op.path, op.id, fields.lines(op)))
     return
   end
-  io.stdout:write(string.format(M.help, progname, progname), "\ntypes:\n")
+  ui:out(string.format(M.help, progname, progname), "\ntypes:\n")
   for _, g in ipairs(generate_ops()) do
     if g.method_name ~= "custom" then
-      io.stdout:write(string.format("  %-32s %s\n", g.method_name:gsub("_", "-"), g.path))
+      ui:out(string.format("  %-32s %s\n", g.method_name:gsub("_", "-"), g.path))
     end
   end
-  io.stdout:write(string.format("  %-32s %s\n", "custom:<modelId>", "/generate/custom/{modelId}"))
+  ui:out(string.format("  %-32s %s\n", "custom:<modelId>", "/generate/custom/{modelId}"))
 end
 
 local function dry_run(ui, client, op, given)
@@ -79,22 +80,19 @@ end
 
 -- --wait / --out: waits for the job, then downloads its outputs into --out
 local function wait_for(ui, client, job, o, timeout)
-  local doc = { job = job.record, cost = job.cost }
   local errs = sdk.wait_jobs(ui, client, { job }, timeout)
-  doc.job = job.record
   local werr = sdk.worst(errs, { job })
-  if werr then return ui:fail(werr, doc) end
-  doc.assets = sdk.ids_of(job:asset_ids())
+  if werr then return ui:fail(werr, sdk.jobs_doc({ job }, nil, errs)) end
   ui:say(output.job_line(job))
+  local files
   if o.values.out then
-    local files, derr = sdk.download_outputs(ui, client, { job }, o.values.out)
-    doc.files = sdk.files_doc(files)
-    for _, f in ipairs(files) do ui:say(f.path) end
-    if derr then return ui:fail(derr, doc) end
+    local derr
+    files, derr = sdk.download_outputs(ui, client, { job }, o.values.out)
+    if derr then return ui:fail(derr, sdk.jobs_doc({ job }, files)) end
   else
-    for _, id in ipairs(doc.assets) do ui:say("  asset ", id) end
+    for _, id in ipairs(job:asset_ids()) do ui:say("  asset ", id) end
   end
-  return ui:done(doc)
+  return ui:done(sdk.jobs_doc({ job }, files))
 end
 
 -- The operation of the words and the fields its type implies, or nil, the
@@ -115,7 +113,7 @@ function M.run(words, host)
   local o, ui, exit = args.begin("generate", words, host, SPEC)
   if not o then return exit end
   if o.flags.help then
-    print_help(o.positional[1])
+    print_help(ui, o.positional[1])
     return output.EXIT.ok
   end
   local op, implied = operation_of(o)
@@ -125,19 +123,19 @@ function M.run(words, host)
   local given, ferr = fields.typed(op, o.fields)
   if not given then return ui:fail(ferr) end
   for k, v in pairs(implied) do given[k] = v end
-  local client, cerr = sdk.new_client(o.flags)
+  local client, cerr = sdk.new_client(o.flags, ui)
   if not client then return ui:fail(cerr) end
   if o.flags["dry-run"] then return dry_run(ui, client, op, given) end
 
   local job, err = client:call(op.id, given)
   if not job then return ui:fail(err) end
   if not sdk.is_job(job) then -- an answer without a job: show it as it is
-    if not ui.json then io.stdout:write(output.pretty(job), "\n") end
+    if not ui.json then ui:write_pretty(job) end
     return ui:done(job)
   end
   if o.values.out or o.flags.wait then return wait_for(ui, client, job, o, timeout) end
   ui:say(output.job_line(job))
-  return ui:done { job = job.record, cost = job.cost }
+  return ui:done(sdk.jobs_doc { job })
 end
 
 return M

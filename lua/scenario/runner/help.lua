@@ -16,7 +16,8 @@ Commands:
   upload FILE [--kind K]             upload a file
   download ASSET_ID... [--out DIR]   download assets
   jobs get|wait|cancel ID...         look at, wait for or cancel jobs
-  call OPERATION_ID key=value...     call any operation of the API
+  call OPERATION_ID key=value... [--all] [--jsonl]
+                                     call any operation of the API (--all: every page)
   ops [FILTER]                       list the operations with their method and path
   help                               this text
 
@@ -36,7 +37,7 @@ function M.run(words, host)
   if ui.json then
     return ui:done { commands = json.array(commands.NAMES) }
   end
-  io.stdout:write(string.format(M.help, output.progname, output.progname))
+  ui:out(string.format(M.help, output.progname, output.progname))
   return output.EXIT.ok
 end
 

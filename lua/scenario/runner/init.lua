@@ -7,7 +7,7 @@
 --   upload FILE [--kind K]
 --   download ASSET_ID... [--out DIR]
 --   jobs get|wait|cancel ID... [--out DIR]
---   call OPERATION_ID key=value... [--dry-run]
+--   call OPERATION_ID key=value... [--dry-run] [--all] [--jsonl]
 --   ops [FILTER]
 --   help
 --
@@ -35,20 +35,26 @@ M.is_command = commands.is_command
 
 --- Runs a command: words are the runner's arguments (the command first);
 -- host tells about the terminal: progname, stdout_tty, stderr_tty, columns.
--- Returns the exit status.
+-- Returns the exit status. An error the command raises is reported here,
+-- through the command's ui (so cleaned of secrets: runner.output), not by
+-- main.c; Ctrl-C's error goes on to main.c.
 function M.main(words, host)
   host = host or {}
   host.columns = host.columns or 0
   local progname = (host.progname or "scenario-lua"):match("[^/]*$")
   local name = words[1] == "--help" and "help" or words[1]
-  if not commands.is_command(name) then
-    io.stderr:write(progname, ": unknown command ", tostring(name), "\n")
-    return M.EXIT.usage
-  end
   local output = require "scenario.runner.output" -- loads late: brings the C core, not for scripts
   output.progname = progname
+  if not commands.is_command(name) then
+    output.new_ui({}, host):err(progname, ": unknown command ", tostring(name), "\n")
+    return M.EXIT.usage
+  end
   local command = require("scenario.runner." .. name) -- loads late: brings the SDK, not for scripts
-  return command.run(compat.slice(words, 2, #words), host)
+  local rest = compat.slice(words, 2, #words)
+  local ok, result = xpcall(function() return command.run(rest, host) end, output.on_crash)
+  if ok then return result end
+  if type(result) ~= "table" then error(result, 0) end -- Ctrl-C: main.c reports it
+  return output.crashed(result)
 end
 
 --- Called by main.c after Ctrl-C stopped the run: says so, names the jobs
@@ -56,22 +62,22 @@ end
 -- downloads. The transfers themselves stop when the Lua state closes.
 function M.interrupted()
   local output = require "scenario.runner.output" -- loads late: only after Ctrl-C
-  local ui = output.current
+  local ui = output.current or output.new_ui({}, {})
   local progname = output.progname
-  if ui and ui.active_bar then ui.active_bar:clear() end
-  io.stderr:write(progname, ": interrupted\n")
+  if ui.active_bar then ui.active_bar:clear() end
+  ui:err(progname, ": interrupted\n")
   local ids = {}
   for _, job in ipairs(track.running_jobs()) do
     ids[#ids + 1] = job.id
-    io.stderr:write(progname, ": job ", job.id, " is still running; resume with: ",
+    ui:err(progname, ": job ", job.id, " is still running; resume with: ",
       progname, " jobs wait ", job.id, "\n")
   end
   for _, tmp in ipairs(track.partial_files()) do
     os.remove(tmp)
     track.partial_closed(tmp)
   end
-  if ui and ui.json then
-    output.write_json { error = { kind = "interrupted", message = "interrupted" },
+  if ui.json then
+    ui:write_json { error = { kind = "interrupted", message = "interrupted" },
       running_jobs = output.json_array(ids) }
   end
 end

@@ -1,7 +1,6 @@
 --- scenario-lua jobs get|wait|cancel ID...: looks at, waits for (then
 -- downloads the outputs of) or cancels jobs.
 local compat = require "scenario.compat"
-local json = require "scenario.json"
 local args = require "scenario.runner.args"
 local output = require "scenario.runner.output"
 local sdk = require "scenario.runner.sdk"
@@ -14,7 +13,8 @@ usage: %s jobs get ID...                 print the status and progress of jobs
        %s jobs cancel ID...              cancel jobs
        [--timeout SECONDS] [--json] [--quiet]
 
-Exit status 3 when a job waited for failed or was canceled.
+Exit status 3 when a job waited for failed or was canceled. --json prints
+{"jobs": [job...]}, each job the same object as generate's.
 ]==]
 
 local ACTIONS = {}
@@ -27,12 +27,6 @@ local function fetch_job(client, id)
   return job
 end
 
-local function records_of(jobs)
-  local records = {}
-  for i, j in ipairs(jobs) do records[i] = j.record end
-  return json.array(records)
-end
-
 function ACTIONS.get(ui, client, ids)
   local jobs = {}
   for _, id in ipairs(ids) do
@@ -41,7 +35,7 @@ function ACTIONS.get(ui, client, ids)
     jobs[#jobs + 1] = job
     ui:say(output.job_line(job))
   end
-  return ui:done { jobs = records_of(jobs) }
+  return ui:done(sdk.jobs_doc(jobs))
 end
 
 function ACTIONS.cancel(ui, client, ids)
@@ -57,7 +51,7 @@ function ACTIONS.cancel(ui, client, ids)
     jobs[#jobs + 1] = job
     ui:say(output.job_line(job))
   end
-  return ui:done { jobs = records_of(jobs) }
+  return ui:done(sdk.jobs_doc(jobs))
 end
 
 function ACTIONS.wait(ui, client, ids, o)
@@ -69,20 +63,15 @@ function ACTIONS.wait(ui, client, ids, o)
   end
   local errs = sdk.wait_jobs(ui, client, jobs, sdk.timeout_of(o))
   for _, j in ipairs(jobs) do ui:say(output.job_line(j)) end
-  local doc = { jobs = records_of(jobs) }
   local werr = sdk.worst(errs, jobs)
-  if werr then
-    doc.errors = {}
-    for id, e in pairs(errs) do doc.errors[id] = output.error_doc(e) end
-    return ui:fail(werr, doc)
-  end
+  if werr then return ui:fail(werr, sdk.jobs_doc(jobs, nil, errs)) end
+  local files
   if o.values.out then
-    local files, derr = sdk.download_outputs(ui, client, jobs, o.values.out)
-    doc.files = sdk.files_doc(files)
-    for _, f in ipairs(files) do ui:say(f.path) end
-    if derr then return ui:fail(derr, doc) end
+    local derr
+    files, derr = sdk.download_outputs(ui, client, jobs, o.values.out)
+    if derr then return ui:fail(derr, sdk.jobs_doc(jobs, files)) end
   end
-  return ui:done(doc)
+  return ui:done(sdk.jobs_doc(jobs, files))
 end
 
 function M.run(words, host)
@@ -99,7 +88,7 @@ function M.run(words, host)
   if not sdk.timeout_of(o) then
     return ui:fail(output.usage_error("--timeout needs a number of seconds", "jobs"))
   end
-  local client, cerr = sdk.new_client(o.flags)
+  local client, cerr = sdk.new_client(o.flags, ui)
   if not client then return ui:fail(cerr) end
   return action(ui, client, ids, o)
 end

@@ -12,7 +12,7 @@ usage: %s ops [FILTER] [--json]
 
 Lists the operations of the API: operationId, method, path and the client
 method that calls it. FILTER keeps those whose id, path or method contains
-it (any case).
+it (any case); a FILTER that keeps none is an error (exit status 2).
 ]==]
 
 -- The operations whose id, path or client method contains filter (lower
@@ -35,12 +35,18 @@ function M.run(words, host)
   local o, ui, exit = args.begin("ops", words, host, {}, M.help)
   if not o then return exit end
   if #o.positional > 1 then return ui:fail(output.usage_error("ops takes one FILTER", "ops")) end
-  local list = matching(o.positional[1] and o.positional[1]:lower())
+  local filter = o.positional[1]
+  local list = matching(filter and filter:lower())
+  if #list == 0 then
+    -- an empty list would read as success to a script: a filter that keeps
+    -- nothing is a mistake of the words, like an unknown operation in call
+    return ui:fail(output.usage_error("no operation matches '" .. filter .. "'", "ops"))
+  end
   if not ui.json then
     local width = 0
     for _, e in ipairs(list) do width = math.max(width, #e.id) end
     for _, e in ipairs(list) do
-      io.stdout:write(string.format("%-" .. width .. "s  %-6s  %s  %s\n", e.id, e.method, e.path,
+      ui:out(string.format("%-" .. width .. "s  %-6s  %s  %s\n", e.id, e.method, e.path,
         e.client_method))
     end
   end

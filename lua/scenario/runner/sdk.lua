@@ -13,14 +13,15 @@ local output = require "scenario.runner.output"
 local M = {}
 
 --- A client from the environment (scenario.new's variables, and
--- SCENARIO_POLL_INTERVAL); --send-unknown turns strict mode off.
--- Returns the client or nil, err.
-function M.new_client(flags)
+-- SCENARIO_POLL_INTERVAL); --send-unknown turns strict mode off. From then
+-- on ui writes through the client's redactor. Returns the client or nil, err.
+function M.new_client(flags, ui)
   local opts = { strict = not flags["send-unknown"] }
   local poll = tonumber(os.getenv("SCENARIO_POLL_INTERVAL") or "")
   if poll and poll >= 0 then opts.poll_interval = poll end
   local ok, client = pcall(scenario.new, opts)
   if not ok then return nil, output.as_error(client) end
+  ui:use_client(client)
   return client
 end
 
@@ -35,8 +36,10 @@ function M.timeout_of(o)
   return tonumber(t)
 end
 
--- The fraction done of jobs and a note for their bar.
-local function jobs_state(jobs)
+-- The fraction done of jobs and a note for their bar (cleaned now: the
+-- bar cuts its line to the terminal's width, where a cut secret would no
+-- longer be found).
+local function jobs_state(ui, jobs)
   local sum, running = 0, 0
   for _, j in ipairs(jobs) do
     local outcome = j:outcome()
@@ -45,7 +48,7 @@ local function jobs_state(jobs)
     if not outcome then running = running + 1 end
   end
   local note = #jobs == 1 and tostring(jobs[1].status) or (running .. " running")
-  return sum / #jobs, note
+  return sum / #jobs, ui:clean(note)
 end
 
 --- Waits for jobs under one progress bar. Returns errors by job id (empty
@@ -53,10 +56,10 @@ end
 function M.wait_jobs(ui, client, jobs, timeout)
   local label = #jobs == 1 and tostring(jobs[1].id) or (#jobs .. " jobs")
   local bar = ui:bar(label)
-  bar:update(jobs_state(jobs))
+  bar:update(jobs_state(ui, jobs))
   local _, errs = client.jobs:wait_all(jobs, { timeout = timeout,
-    on_progress = function() bar:update(jobs_state(jobs)) end })
-  local fraction, note = jobs_state(jobs)
+    on_progress = function() bar:update(jobs_state(ui, jobs)) end })
+  local fraction, note = jobs_state(ui, jobs)
   if next(errs) == nil then fraction = 1 end
   bar:finish(fraction, note)
   return errs
@@ -96,63 +99,108 @@ local function download_bar(ui, assets, got)
   return bar, draw
 end
 
---- Downloads asset records into dir under one progress bar. Returns the
--- list of { asset, path }, and the first error.
+-- The download of one asset record to dir; path or nil, err.
+local function fetch_one(client, a, dir, on_progress)
+  if type(a.url) ~= "string" then
+    return nil, errors.new { kind = "api", message = "asset " .. tostring(a.id) .. " has no url" }
+  end
+  return download.url(client, a.url, dir .. "/" .. download.file_name(a), { on_progress = on_progress })
+end
+
+--- Downloads asset records into dir under one progress bar, every one it
+-- can. Returns files, the list of { asset = id, path } written, and
+-- failures, the list of { asset = id, err } of the others (both in the
+-- order of assets).
 function M.download_assets(ui, client, assets, dir)
+  local failures = {}
   local ok, err = download.ensure_dir(dir)
-  if not ok then return {}, err end
-  if #assets == 0 then return {} end
+  if not ok then
+    for i, a in ipairs(assets) do failures[i] = { asset = a.id, err = err } end
+    return {}, failures
+  end
+  if #assets == 0 then return {}, failures end
   local got = {}
   local bar, draw = download_bar(ui, assets, got)
   local tasks = {}
   for i, a in ipairs(assets) do
     tasks[i] = function()
-      if type(a.url) ~= "string" then
-        return nil, errors.new { kind = "api", message = "asset " .. tostring(a.id) .. " has no url" }
-      end
-      return download.url(client, a.url, dir .. "/" .. download.file_name(a), {
-        on_progress = function(n)
-          got[i] = n
-          draw()
-        end,
-      })
+      return fetch_one(client, a, dir, function(n)
+        got[i] = n
+        draw()
+      end)
     end
   end
   draw()
-  local results = loop.gather(tasks, 4)
-  local files, first_err = {}, nil
-  for i, r in ipairs(results) do
+  local files = {}
+  for i, r in ipairs(loop.gather(tasks, 4)) do
     if r[1] then
       files[#files + 1] = { asset = assets[i].id, path = r[1] }
     else
-      first_err = first_err or r[2]
+      failures[#failures + 1] = { asset = assets[i].id, err = r[2] }
     end
   end
-  if first_err then bar:clear() else bar:finish(1) end
-  return files, first_err
+  if #failures > 0 then bar:clear() else bar:finish(1) end
+  return files, failures
 end
 
---- Downloads the outputs of succeeded jobs.
+--- Downloads the outputs of succeeded jobs into dir. Returns the files
+-- written by job (job -> list of { asset, path }) and the first error.
 function M.download_outputs(ui, client, jobs, dir)
-  local all = {}
+  local all, owner = {}, {}
   for _, j in ipairs(jobs) do
     local assets, err = j:assets()
     if not assets then return {}, err end
-    for _, a in ipairs(assets) do all[#all + 1] = a end
+    for _, a in ipairs(assets) do
+      all[#all + 1] = a
+      owner[a.id] = j
+    end
   end
-  return M.download_assets(ui, client, all, dir)
+  local files, failures = M.download_assets(ui, client, all, dir)
+  local by_job = {}
+  for _, f in ipairs(files) do
+    local j = owner[f.asset]
+    if j then
+      by_job[j] = by_job[j] or {}
+      by_job[j][#by_job[j] + 1] = f
+    end
+    ui:say(f.path)
+  end
+  return by_job, failures[1] and failures[1].err
 end
 
---- The list of { asset, path } of download_assets as a JSON array.
-function M.files_doc(files)
-  return json.array(files)
+-- The cost of a job: the generation's answer (creativeUnitsCost), else
+-- the job's billing.
+local function cost_of(j)
+  if j.cost then return j.cost end
+  local billing = type(j.record) == "table" and j.record.billing
+  return type(billing) == "table" and tonumber(billing.cuCost) or nil
 end
 
---- A copy of a list as a JSON array.
-function M.ids_of(list)
-  local ids = {}
-  for i, item in ipairs(list) do ids[i] = item end
-  return json.array(ids)
+--- The one JSON object of a job, whichever command prints it (generate,
+-- jobs get, wait, cancel): always the same keys. id, status, progress,
+-- type, cost (creative units; null when unknown), assets (the ids of its
+-- outputs so far), files (the { asset, path } written by --out, else []),
+-- error (why the wait for it failed, else null), record (the API's job
+-- object as it was last read).
+function M.job_doc(j, files, err)
+  return {
+    id = j.id, status = j.status, progress = j.progress, type = j.type or json.null,
+    cost = cost_of(j) or json.null,
+    assets = json.array(j:asset_ids()),
+    files = json.array(files or {}),
+    error = err and output.error_doc(err) or json.null,
+    record = j.record or json.null,
+  }
+end
+
+--- The document of job-producing commands: { jobs = [ job_doc... ] }.
+-- files: job -> files (download_outputs); errs: job id -> error.
+function M.jobs_doc(jobs, files, errs)
+  local list = {}
+  for i, j in ipairs(jobs) do
+    list[i] = M.job_doc(j, files and files[j], errs and errs[j.id])
+  end
+  return { jobs = json.array(list) }
 end
 
 return M

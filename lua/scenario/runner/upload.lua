@@ -22,7 +22,7 @@ function M.run(words, host)
   if not path or #o.positional > 1 then
     return ui:fail(output.usage_error("upload takes one FILE", "upload"))
   end
-  local client, cerr = sdk.new_client(o.flags)
+  local client, cerr = sdk.new_client(o.flags, ui)
   if not client then return ui:fail(cerr) end
   local f = io.open(path, "rb")
   if not f then
