@@ -54,7 +54,7 @@ ALL_CFLAGS = -std=c11 -D_DEFAULT_SOURCE -fPIC -Wall -Wextra -Werror $(SANFLAGS) 
              $(PKG_CFLAGS) $(CFLAGS)
 
 CORE_SRC = csrc/buf.c csrc/heap.c csrc/retry.c csrc/loop.c csrc/request.c \
-           csrc/timer.c csrc/fs.c csrc/core.c
+           csrc/timer.c csrc/fs.c csrc/scan.c csrc/core.c
 LIB_SRC  = $(CORE_SRC) csrc/embed.c
 CORE_OBJ = $(CORE_SRC:csrc/%.c=$(BUILD)/obj/%.o)
 LIB_OBJ  = $(LIB_SRC:csrc/%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/bundle.o

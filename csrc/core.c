@@ -10,6 +10,7 @@
      core.io_budget([ms]) the transfer I/O a step(0) may do (loop.c); returns
                          the budget in force before the call, in ms
      core.io_deferred()  ready sockets the last step left for the next, and ever
+     core.digit_run(s, n) whether s has a run of n digits or more (scan.c)
      core.curl_version   libcurl's version string
      core.retry_after(value) / core.backoff(n, jitter)   the retry policy's numbers */
 #include <time.h>
@@ -74,7 +75,7 @@ int luaopen_scenario_core(lua_State *L) {
   static const luaL_Reg funcs[] = {
     {"step", l_step}, {"pending", l_pending}, {"now", l_now}, {"time", l_time},
     {"retry_after", l_retry_after}, {"backoff", l_backoff}, {"mkdir", sc_mkdir_p},
-    {"fsync", sc_fsync},
+    {"fsync", sc_fsync}, {"digit_run", sc_digit_run},
     {"io_budget", l_io_budget}, {"io_deferred", l_io_deferred},
     {NULL, NULL}};
   sc_loop_open(L);

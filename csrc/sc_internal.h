@@ -110,6 +110,9 @@ int sc_request_open(lua_State *L);
 int sc_mkdir_p(lua_State *L);
 int sc_fsync(lua_State *L);
 
+/* ---- byte scans (scan.c) ---- */
+int sc_digit_run(lua_State *L);
+
 /* ---- user timers (timer.c) ---- */
 void sc_utimer_on_timer(sc_loop *loop, sc_timer *t);
 int sc_timer_open(lua_State *L);

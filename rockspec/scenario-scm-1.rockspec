@@ -87,7 +87,8 @@ build = {
     ["scenario.core"] = {
       sources = {
         "csrc/buf.c", "csrc/heap.c", "csrc/retry.c", "csrc/loop.c",
-        "csrc/request.c", "csrc/timer.c", "csrc/fs.c", "csrc/core.c",
+        "csrc/request.c", "csrc/timer.c", "csrc/fs.c", "csrc/scan.c",
+        "csrc/core.c",
       },
       defines = { "_DEFAULT_SOURCE" },
       libraries = { "curl" },

@@ -22,6 +22,20 @@ describe("numbers without an integer subtype", function()
     assert.are.equal("18446744073709551616", v.list[1])
   end)
 
+  it("looks for long digit runs with the C core's byte scan, at the run's exact length", function()
+    local digit_run = require("scenario.core").digit_run
+    assert.is_true(digit_run("a1234567890123456b", 16))
+    assert.is_false(digit_run("a123456789012345b6", 16))
+    assert.is_false(digit_run("1234567 1234567890", 16))
+    assert.is_true(digit_run("x9", 1))
+    assert.is_false(digit_run("", 1))
+    assert.is_false(digit_run("x\0001234567890123456", 17))
+    assert.has_error(function() digit_run("1", 0) end)
+    -- an answer whose only 16-digit run is exactly 2^53 stays a number
+    assert.are.equal("9007199254740992", json.decode('{"n":9007199254740992}').n)
+    assert.are.equal(9007199254740991, json.decode('{"n":9007199254740991}').n)
+  end)
+
   it("encodes integral numbers without a fraction, whatever their subtype", function()
     assert.are.equal('{"a":3,"b":9007199254740991,"c":1152921504606846976,"d":1.5,"e":-7}',
       json.encode { a = 3.0, b = 2 ^ 53 - 1, c = 2 ^ 60, d = 1.5, e = -7 })

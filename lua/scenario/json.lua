@@ -74,6 +74,16 @@ end
 local SIXTEEN_DIGITS = "%d%d%d%d%d%d%d%d%d%d%d%d%d%d%d%d"
 local NOT_AN_INTEGER_START = { [46] = true, [101] = true, [69] = true, [43] = true, [45] = true } -- . e E + -
 
+-- whether s has 16 digits in a row: the C core's scan (a byte loop), or
+-- the same with a pattern where the core is not loaded (tools)
+local has_digit_run
+do
+  local ok, core = pcall(require, "scenario.core")
+  has_digit_run = ok and type(core) == "table" and core.digit_run or function(s)
+    return find(s, SIXTEEN_DIGITS) ~= nil
+  end
+end
+
 local function long_digits(s, init)
   return find(s, SIXTEEN_DIGITS .. "%d*", init)
 end
@@ -191,7 +201,7 @@ end
 -- marked with array_mt (see above).
 function M.decode(s)
   if type(s) ~= "string" then return J.decode(s) end
-  if find(s, SIXTEEN_DIGITS) then s = quote_big_integers(s) end
+  if has_digit_run(s, 16) then s = quote_big_integers(s) end
   local finder = empty_array_finder(s)
   if finder then return decode_with_empty_arrays(s, finder) end
   return J.decode(s)
