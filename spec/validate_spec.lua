@@ -289,6 +289,41 @@ describe("validate.check", function()
     end)
   end)
 
+  it("routes operations that take only path parameters the same on their fast path", function()
+    local ids = { "job_1", "a b/c", "%41", "é", "x?y#z", "..", "-._~" }
+    local function expect(op, values)
+      local path = op.path
+      for i, name in ipairs(op.path_params) do
+        local enc = values[i]:gsub("[^%w%-%._~]", function(c) return ("%%%02X"):format(c:byte()) end)
+        path = path:gsub("{" .. name .. "}", (enc:gsub("%%", "%%%%")))
+      end
+      return path
+    end
+    local n = 0
+    for _, op in pairs(ops) do
+      if #op.path_params > 0 and not op.body and next(op.query or {}) == nil and not op.reserved then
+        for k = 1, #ids do
+          local fields, values = {}, {}
+          for i, name in ipairs(op.path_params) do
+            values[i] = ids[(k + i - 2) % #ids + 1]
+            fields[name] = values[i]
+          end
+          local r = ok(op, fields)
+          assert.are.equal(expect(op, values), r.path)
+          assert.same({}, r.query)
+          assert.is_nil(r.body)
+          assert.are.equal(0, #r.unknown)
+          n = n + 1
+        end
+        -- an empty id is still refused, a number still accepted
+        local fields = {}
+        for _, name in ipairs(op.path_params) do fields[name] = "" end
+        assert.is_truthy(problems(op, fields)[1]:find(": required", 1, true))
+      end
+    end
+    assert.is_true(n > 50, n .. " cases")
+  end)
+
   describe("strict mode", function()
     it("turns unknown fields into problems", function()
       local errs = problems(txt2img, { modelId = "m", prompt = "p", brandNew = 1,

@@ -13,6 +13,7 @@ local util = require "scenario.util"
 local resources = require "scenario.resources"
 
 local M = {}
+local find, sub, byte = string.find, string.sub, string.byte
 
 M.VERSION = core.VERSION
 M.DEFAULT_BASE_URL = "https://api.cloud.scenario.com/v1"
@@ -193,7 +194,9 @@ function M.new(opts)
   self.user_agent = opts.user_agent and (M.USER_AGENT .. " " .. opts.user_agent) or M.USER_AGENT
   local redact = make_redactor { authorization, key, secret, token,
     key and secret and util.base64(key .. ":" .. secret) }
-  private[self] = { authorization = authorization, redact = redact }
+  -- fixed_headers: headers_for's lists, built on first use (the client's
+  -- `headers` are read then: change them by making a new client)
+  private[self] = { authorization = authorization, redact = redact, fixed_headers = {} }
   local log_setting = opts.log
   if log_setting == nil then log_setting = env("SCENARIO_LOG") end
   if log_setting == true then log_setting = "info" end
@@ -237,10 +240,14 @@ end
 
 --- Builds the full URL of an API path (or passes an absolute URL through).
 function Client:url(path, query)
-  local url = path:match("^https?://") and path or self.base_url .. path
+  local absolute = find(path, "^https?://") ~= nil
+  if not absolute and not self.project_id and (query == nil or next(query) == nil) then
+    return self.base_url .. path   -- most calls: nothing to add
+  end
+  local url = absolute and path or self.base_url .. path
   local q = {}
   if query then for k, v in pairs(query) do q[k] = v end end
-  if self.project_id and q.projectId == nil and not path:match("^https?://") then
+  if self.project_id and q.projectId == nil and not absolute then
     q.projectId = self.project_id
   end
   local qs = util.query_string(q)
@@ -256,6 +263,17 @@ local PUBLIC_AUTHORIZATION = "public-auth-token"
 -- operation needs no credentials (sent as the public token when there are
 -- none).
 function Client:headers_for(url, extra, has_body, public)
+  -- the headers of a call without extra ones to the API's own origin are
+  -- the same every time: built once per kind (body or not, public or not)
+  local base = self.base_url
+  local after = byte(url, #base + 1)   -- "/" or "?": not http://host.other
+  local cacheable = (extra == nil or next(extra) == nil) and sub(url, 1, #base) == base
+    and (after == 47 or after == 63)
+  local slot = cacheable and (has_body and 1 or 0) + (public and 2 or 0) + 1
+  if slot then
+    local cached = private[self].fixed_headers[slot]
+    if cached then return cached end
+  end
   local merged, order = {}, {}
   local function set(k, v)
     local lk = k:lower()
@@ -274,6 +292,7 @@ function Client:headers_for(url, extra, has_body, public)
     local kv = merged[lk]
     list[#list + 1] = kv[1] .. ": " .. kv[2]
   end
+  if slot then private[self].fixed_headers[slot] = list end
   return list
 end
 

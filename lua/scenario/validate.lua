@@ -422,11 +422,15 @@ end
 
 --- Percent-encodes one path segment: RFC 3986 unreserved characters
 -- (A-Z a-z 0-9 - . _ ~) are kept, every other byte becomes %XX.
+local function percent(c)
+  return string.format("%%%02X", c:byte())
+end
+
 function M.encode_path_segment(s)
   if type(s) == "number" then s = fmt_number(s) end
-  return (tostring(s):gsub("[^A-Za-z0-9%-%._~]", function(c)
-    return string.format("%%%02X", c:byte())
-  end))
+  s = tostring(s)
+  if not s:find("[^A-Za-z0-9%-%._~]") then return s end   -- ids: nothing to encode
+  return (s:gsub("[^A-Za-z0-9%-%._~]", percent))
 end
 
 local function build_path(ctx, op, fields)
@@ -620,6 +624,33 @@ function M.strict_for(op, client_strict, options)
   return op.unsafe == true
 end
 
+-- Shared by every path_only answer; nothing writes to them.
+local NONE = setmetatable({}, { __newindex = function() error("read-only", 2) end })
+
+-- The route of an operation that takes only path parameters (GET
+-- /jobs/{jobId}, most reads of one resource) when the fields are exactly
+-- those, as non-empty strings: the path is the whole of the work, so the
+-- general routing's tables are not built. Anything else gives nil.
+local function path_only(op, fields)
+  local names = op.path_params
+  local n = #names
+  if n == 0 or op.body or op.reserved or (op.query and next(op.query) ~= nil) then return nil end
+  local count = 0
+  for _, v in next, fields do
+    count = count + 1
+    if type(v) ~= "string" or v == "" then return nil end
+  end
+  if count ~= n then return nil end
+  local path = op.path
+  for i = 1, n do
+    local v = fields[names[i]]
+    if v == nil then return nil end
+    local a, b = path:find("{" .. names[i] .. "}", 1, true)
+    path = path:sub(1, a - 1) .. M.encode_path_segment(v) .. path:sub(b + 1)
+  end
+  return { path = path, query = {}, unknown = NONE, suggestions = NONE }
+end
+
 --- Validates and routes `fields` for operation `op`.
 -- opts.strict: unknown fields are problems ("numSample: unknown field (did
 -- you mean numSamples?)").
@@ -632,6 +663,8 @@ function M.check(op, fields, opts)
   if type(fields) ~= "table" then
     return nil, { ("fields: must be a table (got %s)"):format(kind_of(fields)) }
   end
+  local fast = path_only(op, fields)
+  if fast then return fast end
   local ctx = { problems = {}, unknown = {}, known = {} }
   local rt = routing(op, fields)
   local path = build_path(ctx, op, fields)
