@@ -72,7 +72,7 @@ DEB_PKGS = lua5.4 liblua5.4-dev libcurl4-openssl-dev lua-cjson lua-busted \
            lua5.3 liblua5.3-dev lua-coxpcall love xvfb xauth libgl1-mesa-dri
 
 .PHONY: all all-lua deps test test-more-lua test-all-lua test-asan test-slow demo simulator \
-        install clean lint generate docs bench fuzz valgrind lint-c rockspec
+        install clean lint generate docs bench fuzz fuzz-long valgrind lint-c rockspec
 
 HOST     = $(BUILD)/embed-host
 
@@ -210,6 +210,12 @@ fuzz: deps
 	done; \
 	if [ -n "$$missing" ]; then apt-get update -qq && apt-get install -y -qq $$missing >/dev/null; fi
 	FUZZ_SECONDS=$(or $(FUZZ_SECONDS),60) fuzz/run.sh
+
+# the same harnesses for longer, by hand or on a spare machine (not CI):
+# FUZZ_SECONDS each (default 3600); the corpus each run grows is kept in
+# build/fuzz/corpus and read again by the next run
+fuzz-long:
+	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(or $(FUZZ_SECONDS),3600)
 
 # valgrind memcheck (spec/valgrind_spec.lua): the C host example, lua5.4 with
 # core.so and the scenario-lua runner doing requests, errors and timeouts;

@@ -18,6 +18,16 @@
  * written to that file by the write callback itself, with no Lua code per
  * chunk; req:progress() reports the bytes written so far.
  *
+ * Nothing a server sends is kept without a bound (a hostile or broken server
+ * must not grow the process): a body kept in memory stops the transfer once
+ * it would pass `max_body` bytes, a body given to on_data or `output` once it
+ * would pass `max_stream` bytes (both counted after decoding: libcurl hands
+ * decoded bytes to the write callback, so a gzip bomb stops at the cap too),
+ * and a Content-Length already over max_body stops it before the body is read.
+ * The header block of a response is capped at SC_MAX_HEADER_BYTES.  Such a
+ * transfer ends with kind "too_large" and is never retried: a retry would
+ * get the same answer.
+ *
  * A body can also come from a file (`upload_file`, `upload_offset`,
  * `upload_length`): libcurl's read callback reads it with pread(2) at the
  * offset, so the file is never held in memory, and every attempt (and every
@@ -39,6 +49,17 @@
 #include "sc_internal.h"
 
 enum { ST_RUNNING = 1, ST_WAITING = 2, ST_DONE = 3 };
+
+/* what was over its limit (too_large) */
+enum { TL_BODY = 1, TL_STREAM = 2, TL_HEADER = 3 };
+
+/* The header block of one response, at most (libcurl 8 caps it at 300 KiB
+   itself; 7.x has no cap but its 100 KiB per line). */
+#define SC_MAX_HEADER_BYTES (256 * 1024)
+
+/* CURLE_TOO_LARGE (libcurl 8.6+): a header line over libcurl's own limit.
+   By number, for a core built on older headers and run on a newer libcurl. */
+#define SC_CURLE_TOO_LARGE 100
 
 typedef struct sc_request {
   CURL *easy;
@@ -69,6 +90,14 @@ typedef struct sc_request {
   int read_errno;       /* the file body could not be read: errno, or -1 when
                            the file ended before upload_length */
   curl_off_t up_now;    /* body bytes sent in this attempt (xferinfo) */
+  curl_off_t max_body;  /* cap of a body kept in memory, 0 for none */
+  curl_off_t max_stream; /* cap of a body given to on_data or output, 0 for none */
+  int too_large;        /* TL_*: the transfer was stopped over that limit */
+  curl_off_t limit;     /* the limit it went over */
+  int headers_done;     /* the current response's header block is complete */
+  int follow;           /* follow_redirects */
+  int nobody;           /* a HEAD: a Content-Length announces no body here */
+  int decodes;          /* libcurl decodes content encodings (`compressed`) */
   double elapsed;
   sc_timer retry_timer;
   char errbuf[CURL_ERROR_SIZE];
@@ -80,11 +109,84 @@ static sc_request *check_request(lua_State *L, int idx) {
 
 /* ---- libcurl callbacks ---- */
 
+/* The value of the last header `name` (lower case, with its ':') of the
+   current response, and its length; NULL when there is none. */
+static const char *find_header(const sc_request *r, const char *name, size_t *vlen) {
+  const char *found = NULL;
+  size_t nlen = strlen(name);
+  for (const char *line = r->resp_headers.data; line && *line;) {
+    const char *end = strchr(line, '\n');
+    size_t len = end ? (size_t)(end - line) : strlen(line);
+    if (len > nlen && strncasecmp(line, name, nlen) == 0) {
+      found = line + nlen;
+      *vlen = len - nlen;
+    }
+    line = end ? end + 1 : NULL;
+  }
+  return found;
+}
+
+/* Whether the current response's body is content-encoded (gzip...): its
+   Content-Length then counts encoded bytes, not what on_write receives. */
+static int is_encoded(const sc_request *r) {
+  size_t vlen = 0;
+  const char *v = find_header(r, "content-encoding:", &vlen);
+  if (v == NULL) return 0;
+  while (vlen > 0 && (*v == ' ' || *v == '\t')) v++, vlen--;
+  while (vlen > 0 && (v[vlen - 1] == '\r' || v[vlen - 1] == ' ' || v[vlen - 1] == '\t')) vlen--;
+  return !(vlen == 0 || (vlen == 8 && strncasecmp(v, "identity", 8) == 0));
+}
+
+/* Whether the 2xx body of this request goes to on_data or output. */
+static int streams(const sc_request *r) {
+  return r->out != NULL || r->data_ref != LUA_NOREF;
+}
+
+/* Stops the transfer when `len` more bytes would take a body of `have`
+   bytes over `cap` (0: no cap).  Returns 0 to go on. */
+static int over_cap(sc_request *r, curl_off_t have, curl_off_t len, curl_off_t cap, int what) {
+  if (cap <= 0 || have + len <= cap) return 0;
+  r->too_large = what;
+  r->limit = cap;
+  return 1;
+}
+
+/* At the end of a response's headers: whether the Content-Length of a body
+   to be kept in memory is alone over max_body.  Not for an interim 1xx, a
+   redirect about to be followed, a HEAD, 204 or 304 (no body), or a body
+   libcurl decodes (its Content-Length does not count what on_write
+   receives).  A streamed body is only stopped when its bytes pass
+   max_stream: a Content-Length that promises more than comes is a
+   truncated answer (a connection error), not an overrun. */
+static int announced_over_cap(sc_request *r) {
+  long status = 0;
+  curl_off_t announced = -1;
+  curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+  if (status < 200 || (status >= 300 && status < 400 && r->follow) || r->nobody ||
+      status == 204 || status == 304 || (status < 300 && streams(r)))
+    return 0;
+  curl_easy_getinfo(r->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &announced);
+  if (announced < 0 || (r->decodes && is_encoded(r))) return 0;
+  return over_cap(r, 0, announced, r->max_body, TL_BODY);
+}
+
 static size_t on_header(char *p, size_t size, size_t n, void *ud) {
   sc_request *r = (sc_request *)ud;
   size_t len = size * n;
-  if (len >= 5 && strncmp(p, "HTTP/", 5) == 0) sc_buf_reset(&r->resp_headers);
+  if (len >= 5 && strncmp(p, "HTTP/", 5) == 0) {
+    sc_buf_reset(&r->resp_headers); /* a new response: after a redirect, a 100 */
+    r->headers_done = 0;
+  }
+  if (r->resp_headers.len + len > SC_MAX_HEADER_BYTES) {
+    r->too_large = TL_HEADER;
+    r->limit = SC_MAX_HEADER_BYTES;
+    return 0;
+  }
   if (sc_buf_append(&r->resp_headers, p, len) != 0) return 0;
+  if (len <= 2 && (p[0] == '\n' || p[0] == '\r')) {
+    r->headers_done = 1;
+    if (announced_over_cap(r)) return 0; /* before any byte of the body */
+  }
   return len;
 }
 
@@ -95,6 +197,11 @@ static size_t on_write(char *p, size_t size, size_t n, void *ud) {
   int to_stream;
   curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
   to_stream = status >= 200 && status < 300; /* other bodies are kept for the result */
+  if (streams(r) && to_stream) {
+    if (over_cap(r, r->streamed, (curl_off_t)len, r->max_stream, TL_STREAM)) return 0;
+  } else if (over_cap(r, (curl_off_t)r->resp_body.len, (curl_off_t)len, r->max_body, TL_BODY)) {
+    return 0;
+  }
   if (r->out != NULL && to_stream) {
     if (fwrite(p, 1, len, r->out) != len) {
       r->write_errno = errno ? errno : EIO;
@@ -181,6 +288,7 @@ static int start_attempt(sc_request *r) {
   r->errbuf[0] = '\0';
   r->status = 0;
   r->upload_pos = 0; /* a retry sends the file body again from its offset */
+  r->headers_done = 0;
   r->read_errno = 0;
   r->up_now = 0;
   if (r->deadline > 0)
@@ -208,6 +316,7 @@ static double retry_delay(sc_request *r, CURLcode code) {
   double delay, ra = -1;
   int candidate = 0;
   if (r->canceled || r->cb_error_ref != LUA_NOREF || r->streamed > 0) return -1;
+  if (r->too_large) return -1; /* the same answer again would be as large */
   if (r->read_errno != 0 || r->write_errno != 0)
     return -1; /* the file is the problem, not the network */
   if (r->attempts > r->max_retries) return -1;
@@ -231,14 +340,9 @@ static double retry_delay(sc_request *r, CURLcode code) {
   }
   if (!candidate) return -1;
   if (code == CURLE_OK) {
-    const char *h = r->resp_headers.data;
-    for (const char *line = h; line && *line;) {
-      const char *end = strchr(line, '\n');
-      size_t len = end ? (size_t)(end - line) : strlen(line);
-      if (len > 12 && strncasecmp(line, "retry-after:", 12) == 0)
-        ra = sc_parse_retry_after(line + 12, len - 12, sc_wall_now());
-      line = end ? end + 1 : NULL;
-    }
+    size_t vlen = 0;
+    const char *v = find_header(r, "retry-after:", &vlen);
+    if (v != NULL) ra = sc_parse_retry_after(v, vlen, sc_wall_now());
   }
   delay = ra > 0 ? ra : sc_backoff(r->attempts - 1, 0.75 + 0.25 * sc_random(r->loop));
   if (r->deadline > 0 && sc_now() + delay >= r->deadline - 0.01) return -1;
@@ -262,6 +366,14 @@ void sc_request_on_done(sc_loop *loop, CURL *easy, CURLcode code) {
   r->code = code;
   curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &r->status);
   r->sent = may_have_been_sent(r, code);
+  if (!r->too_large && r->status > 0 && !r->headers_done &&
+      (code == CURLE_OUT_OF_MEMORY || (int)code == SC_CURLE_TOO_LARGE ||
+       (code == CURLE_RECV_ERROR && strstr(r->errbuf, "header") != NULL))) {
+    /* libcurl refused a header line over its own limit (100 KiB): 7.x says
+       "Out of memory", 8.x CURLE_TOO_LARGE; the server's fault either way */
+    r->too_large = TL_HEADER;
+    r->limit = 0;
+  }
   if (code == CURLE_OPERATION_TIMEDOUT && !r->sent && r->deadline > 0 &&
       sc_now() < r->deadline - 0.01) {
     /* the connect timeout fired, not the deadline: a connection failure */
@@ -313,6 +425,21 @@ static int opt_bool(lua_State *L, int opts, const char *key) {
   return v;
 }
 
+/* A count of bytes: a whole number from 0 (none, the default) to 2^53. */
+static curl_off_t opt_bytes(lua_State *L, int opts, const char *key) {
+  double v = opt_number(L, opts, key, 0);
+  if (!(v >= 0 && v <= 9007199254740992.0) || v != floor(v))
+    luaL_error(L, "scenario.core.request: %s must be a whole number of bytes", key);
+  return (curl_off_t)v;
+}
+
+/* A number as Lua 5.1 to 5.3 print it ("%.14g"): 25165824, not the
+   "25165824.0" of Lua 5.4's %f in lua_pushfstring. */
+static const char *num_text(char *buf, size_t n, double v) {
+  snprintf(buf, n, "%.14g", v);
+  return buf;
+}
+
 static void add_header(lua_State *L, sc_request *r, const char *line) {
   struct curl_slist *l;
   if (strchr(line, '\r') || strchr(line, '\n'))
@@ -355,6 +482,7 @@ static void open_upload(lua_State *L, int opts, sc_request *r) {
   const char *path;
   struct stat st;
   double offset, length;
+  char num[32];
   lua_getfield(L, opts, "upload_file");
   if (lua_isnil(L, -1)) {
     lua_pop(L, 1);
@@ -374,11 +502,13 @@ static void open_upload(lua_State *L, int opts, sc_request *r) {
     luaL_error(L, "scenario.core.request: %s is not a regular file", path);
   /* compared as doubles before any conversion: no overflowing cast */
   if (!(offset >= 0 && offset <= (double)st.st_size) || offset != floor(offset))
-    luaL_error(L, "scenario.core.request: upload_offset %f is outside %s", offset, path);
+    luaL_error(L, "scenario.core.request: upload_offset %s is outside %s",
+               num_text(num, sizeof num, offset), path);
   r->upload_offset = (curl_off_t)offset;
   if (length < 0) length = (double)(st.st_size - r->upload_offset);
   if (!(length <= (double)(st.st_size - r->upload_offset)) || length != floor(length))
-    luaL_error(L, "scenario.core.request: upload_length %f goes past the end of %s", length, path);
+    luaL_error(L, "scenario.core.request: upload_length %s goes past the end of %s",
+               num_text(num, sizeof num, length), path);
   r->upload_length = (curl_off_t)length;
   r->has_upload = 1;
   lua_pop(L, 1);
@@ -441,6 +571,8 @@ static void read_options(lua_State *L, int opts, sc_request *r) {
   r->connect_timeout = opt_number(L, opts, "connect_timeout", 0);
   timeout = opt_number(L, opts, "timeout", 0);
   r->deadline = timeout > 0 ? r->started + timeout : 0;
+  r->max_body = opt_bytes(L, opts, "max_body");
+  r->max_stream = opt_bytes(L, opts, "max_stream");
   read_sink(L, opts, r);
 }
 
@@ -462,7 +594,13 @@ static void set_handle_options(lua_State *L, int opts, sc_request *r) {
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+  /* every encoding libcurl decodes, unless `compressed = false`: then the
+     body is the bytes as sent (a download byte-exact, bounded by its
+     Content-Length) */
+  lua_getfield(L, opts, "compressed");
+  r->decodes = lua_isnil(L, -1) || lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  if (r->decodes) curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
   curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
   curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -471,7 +609,8 @@ static void set_handle_options(lua_State *L, int opts, sc_request *r) {
      before any answer; the server may have acted on the first copy, so an
      unsafe request (a paid POST) always goes on a connection of its own */
   if (r->unsafe) curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
-  if (opt_bool(L, opts, "follow_redirects")) {
+  r->follow = opt_bool(L, opts, "follow_redirects");
+  if (r->follow) {
     /* libcurl drops a custom Authorization header when a redirect leaves the
        original host, scheme or port (CURLOPT_UNRESTRICTED_AUTH stays off) */
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
@@ -519,6 +658,7 @@ static void set_transfer_kind(sc_request *r) {
   } else if (strcmp(r->method, "GET") == 0 && r->body == NULL) {
     curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
   } else if (strcmp(r->method, "HEAD") == 0) {
+    r->nobody = 1;
     curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
   } else {
     if (r->body != NULL || strcmp(r->method, "POST") == 0) {
@@ -540,7 +680,8 @@ static void configure(lua_State *L, int opts, sc_request *r) {
 
 /* core.request{ url, method, headers, body, timeout, connect_timeout,
                  max_retries, unsafe, follow_redirects, ca_file, insecure,
-                 on_data, output, verbose, upload_file, upload_offset, upload_length }
+                 on_data, output, verbose, upload_file, upload_offset, upload_length,
+                 max_body, max_stream, compressed }
    -> request (already started) */
 static int l_request(lua_State *L) {
   sc_loop *loop = sc_loop_get(L);
@@ -626,9 +767,35 @@ static int l_done(lua_State *L) {
   return 1;
 }
 
+/* The values of a repeated header, gathered by push_headers in a list,
+   joined with ", " as RFC 9110 says (in one pass: joining as they come would
+   copy the growing value once per line, quadratic in a hostile block). */
+static void join_repeated(lua_State *L, int t) {
+  lua_pushnil(L);
+  while (lua_next(L, t)) {
+    if (lua_istable(L, -1)) {
+      int list = lua_gettop(L), n = (int)lua_rawlen(L, list);
+      luaL_Buffer b;
+      luaL_buffinit(L, &b);
+      for (int i = 1; i <= n; i++) {
+        if (i > 1) luaL_addlstring(&b, ", ", 2);
+        lua_rawgeti(L, list, i);
+        luaL_addvalue(&b);
+      }
+      luaL_pushresult(&b);
+      lua_pushvalue(L, list - 1); /* the name */
+      lua_insert(L, -2);
+      lua_rawset(L, t);           /* an existing field: allowed while traversing */
+    }
+    lua_pop(L, 1);
+  }
+}
+
 static void push_headers(lua_State *L, const sc_buf *b) {
   const char *p = b->data;
+  int t, repeated = 0;
   lua_newtable(L);
+  t = lua_gettop(L);
   if (p == NULL) return;
   while (*p) {
     const char *end = strchr(p, '\n');
@@ -646,28 +813,38 @@ static void push_headers(lua_State *L, const sc_buf *b) {
         luaL_addchar(&name, (char)(*c >= 'A' && *c <= 'Z' ? *c + 32 : *c));
       luaL_pushresult(&name);
       lua_pushvalue(L, -1);
-      lua_rawget(L, -3);
-      if (lua_isstring(L, -1)) { /* repeated header: join as RFC 9110 says */
-        lua_pushliteral(L, ", ");
-        lua_pushlstring(L, v, vlen);
-        lua_concat(L, 3);
-      } else {
+      lua_rawget(L, t);
+      if (lua_isnil(L, -1)) {
         lua_pop(L, 1);
         lua_pushlstring(L, v, vlen);
+      } else { /* repeated: a list of the values, joined at the end */
+        if (!lua_istable(L, -1)) {
+          lua_createtable(L, 2, 0);
+          lua_insert(L, -2);
+          lua_rawseti(L, -2, 1);
+        }
+        lua_pushlstring(L, v, vlen);
+        lua_rawseti(L, -2, (int)lua_rawlen(L, -2) + 1);
+        repeated = 1;
       }
-      lua_rawset(L, -3);
+      lua_rawset(L, t);
     }
     if (end == NULL) break;
     p = end + 1;
   }
+  if (repeated) join_repeated(L, t);
 }
 
 static const char *error_kind(const sc_request *r) {
   if (r->canceled) return "canceled";
   if (r->cb_error_ref != LUA_NOREF) return "callback";
+  if (r->too_large) return "too_large";
   if (r->read_errno != 0 || r->write_errno != 0) return "io";
   switch (r->code) {
     case CURLE_OPERATION_TIMEDOUT: return "timeout";
+    case CURLE_TOO_MANY_REDIRECTS: return "redirect";
+    case CURLE_UNSUPPORTED_PROTOCOL: /* a redirect to file:// or another scheme */
+      return r->status >= 300 && r->status < 400 ? "redirect" : "connection";
     case CURLE_PEER_FAILED_VERIFICATION: case CURLE_SSL_CACERT_BADFILE:
     case CURLE_SSL_CERTPROBLEM: case CURLE_SSL_CONNECT_ERROR:
       return "tls";
@@ -686,9 +863,61 @@ static void set_integer(lua_State *L, const char *k, lua_Integer v) {
   lua_setfield(L, -2, k);
 }
 
+/* The message of a transfer stopped over a limit, and its fields `what`
+   ("body": kept in memory, "stream": given to on_data or output, "header")
+   and `limit` (bytes; absent for libcurl's own header line limit). */
+static void push_too_large(lua_State *L, const sc_request *r) {
+  static const char *const what[] = {"", "body", "stream", "header"};
+  char limit[32];
+  snprintf(limit, sizeof limit, "%" CURL_FORMAT_CURL_OFF_T, r->limit);
+  if (r->too_large == TL_HEADER && r->limit == 0)
+    lua_pushfstring(L, "a response header line is over libcurl's limit (%s)",
+                    r->errbuf[0] ? r->errbuf : curl_easy_strerror(r->code));
+  else if (r->too_large == TL_HEADER)
+    lua_pushfstring(L, "the response headers are over %s bytes", limit);
+  else
+    lua_pushfstring(L, "the response body is over %s bytes", limit);
+  lua_setfield(L, -2, "message");
+  lua_pushstring(L, what[r->too_large]);
+  lua_setfield(L, -2, "what");
+  if (r->limit > 0) set_integer(L, "limit", (lua_Integer)r->limit);
+}
+
+/* The error table of a failed request: kind, code, message, sent,
+   attempts, elapsed, [status], [value], [what, limit]. */
+static void push_error(lua_State *L, const sc_request *r) {
+  lua_createtable(L, 0, 8);
+  lua_pushstring(L, error_kind(r));
+  lua_setfield(L, -2, "kind");
+  set_integer(L, "code", (lua_Integer)r->code);
+  if (r->too_large && !r->canceled && r->cb_error_ref == LUA_NOREF) {
+    push_too_large(L, r);
+  } else {
+    if (r->canceled) lua_pushliteral(L, "request canceled");
+    else if (r->cb_error_ref != LUA_NOREF) lua_pushliteral(L, "a callback raised an error");
+    else if (r->write_errno != 0)
+      lua_pushfstring(L, "cannot write the output file: %s", strerror(r->write_errno));
+    else if (r->read_errno > 0)
+      lua_pushfstring(L, "cannot read the file body: %s", strerror(r->read_errno));
+    else if (r->read_errno < 0)
+      lua_pushliteral(L, "cannot read the file body: the file ended early (was it truncated?)");
+    else lua_pushstring(L, r->errbuf[0] ? r->errbuf : curl_easy_strerror(r->code));
+    lua_setfield(L, -2, "message");
+  }
+  lua_pushboolean(L, r->sent);
+  lua_setfield(L, -2, "sent");
+  set_integer(L, "attempts", r->attempts);
+  set_number(L, "elapsed", r->elapsed);
+  if (r->status > 0) set_integer(L, "status", r->status);
+  if (r->cb_error_ref != LUA_NOREF) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, r->cb_error_ref);
+    lua_setfield(L, -2, "value");
+  }
+}
+
 /* req:result() -> response | nil, err   (nil, nil while still running)
    response: status, headers, body, attempts, elapsed, url, http_version
-   err: kind, code, message, sent, attempts, elapsed, [value] */
+   err: see push_error */
 static int l_result(lua_State *L) {
   sc_request *r = check_request(L, 1);
   if (r->state != ST_DONE) {
@@ -721,29 +950,7 @@ static int l_result(lua_State *L) {
     return 1;
   }
   lua_pushnil(L);
-  lua_createtable(L, 0, 8);
-  lua_pushstring(L, error_kind(r));
-  lua_setfield(L, -2, "kind");
-  set_integer(L, "code", (lua_Integer)r->code);
-  if (r->canceled) lua_pushliteral(L, "request canceled");
-  else if (r->cb_error_ref != LUA_NOREF) lua_pushliteral(L, "a callback raised an error");
-  else if (r->write_errno != 0)
-    lua_pushfstring(L, "cannot write the output file: %s", strerror(r->write_errno));
-  else if (r->read_errno > 0)
-    lua_pushfstring(L, "cannot read the file body: %s", strerror(r->read_errno));
-  else if (r->read_errno < 0)
-    lua_pushliteral(L, "cannot read the file body: the file ended early (was it truncated?)");
-  else lua_pushstring(L, r->errbuf[0] ? r->errbuf : curl_easy_strerror(r->code));
-  lua_setfield(L, -2, "message");
-  lua_pushboolean(L, r->sent);
-  lua_setfield(L, -2, "sent");
-  set_integer(L, "attempts", r->attempts);
-  set_number(L, "elapsed", r->elapsed);
-  if (r->status > 0) set_integer(L, "status", r->status);
-  if (r->cb_error_ref != LUA_NOREF) {
-    lua_rawgeti(L, LUA_REGISTRYINDEX, r->cb_error_ref);
-    lua_setfield(L, -2, "value");
-  }
+  push_error(L, r);
   return 2;
 }
 

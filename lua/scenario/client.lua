@@ -9,6 +9,7 @@ local errors = require "scenario.errors"
 local logmod = require "scenario.log"
 local compat = require "scenario.compat"
 local json = require "scenario.json"
+local format = require "scenario.format"
 local util = require "scenario.util"
 local resources = require "scenario.resources"
 
@@ -36,7 +37,7 @@ local OPTIONS = {
   timeout = "number", connect_timeout = "number", max_retries = "number",
   poll_interval = "number", headers = "table", log = "string|function|boolean",
   ca_file = "string", insecure = "boolean", strict = "boolean",
-  user_agent = "string",
+  user_agent = "string", max_response_bytes = "number",
 }
 
 local function config_error(field, reason)
@@ -63,6 +64,10 @@ local function check_options(opts)
       error(config_error(k, "must be a number from 0 to " .. M.LIMITS[k] .. " (got " .. tostring(opts[k]) .. ")"), 3)
     end
   end
+  if opts.max_response_bytes and not M.valid_max_bytes(opts.max_response_bytes) then
+    error(config_error("max_response_bytes", "must be a whole number from 1 to "
+      .. format.number(M.LIMITS.max_response_bytes) .. " (got " .. format.number(opts.max_response_bytes) .. ")"), 3)
+  end
 end
 
 -- Per-call options that reach the C core: a value of another type would raise
@@ -77,6 +82,12 @@ local function request_option_problems(opts)
       problems[#problems + 1] = string.format("options.%s: must be a number from 0 to %s (got %s)",
         k, M.LIMITS[k], type(v) == "number" and tostring(v) or type(v))
     end
+  end
+  local mrb = opts.max_response_bytes
+  if mrb ~= nil and not M.valid_max_bytes(mrb) then
+    problems[#problems + 1] = "options.max_response_bytes: must be a whole number from 1 to "
+      .. format.number(M.LIMITS.max_response_bytes) .. " (got "
+      .. (type(mrb) == "number" and format.number(mrb) or type(mrb)) .. ")"
   end
   local h = opts.headers
   if h ~= nil and type(h) ~= "table" then
@@ -97,9 +108,18 @@ local function request_option_problems(opts)
   if #problems > 0 then return problems end
 end
 
--- Upper bounds of the numeric options (seconds, or a count of retries).
+-- Upper bounds of the numeric options (seconds, a count of retries, bytes).
 M.LIMITS = { timeout = 1000000000, connect_timeout = 1000000000, poll_interval = 1000000000,
-  max_retries = 1000 }
+  max_retries = 1000, max_response_bytes = 1099511627776 }
+
+-- The cap on a response body held in memory (csrc/request.c stops the
+-- transfer past it, counting decoded bytes): a hostile or broken server
+-- cannot grow the process without bound.
+M.DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+
+function M.valid_max_bytes(v)
+  return type(v) == "number" and v >= 1 and v <= M.LIMITS.max_response_bytes and v == math.floor(v)
+end
 
 local function env(name)
   local v = os.getenv(name)
@@ -187,6 +207,7 @@ function M.new(opts)
   self.max_retries = math.floor(opts.max_retries or 2)
   self.poll_interval = opts.poll_interval or 2
   self.headers = opts.headers or {}
+  self.max_response_bytes = opts.max_response_bytes or M.DEFAULT_MAX_RESPONSE_BYTES
   self.strict = opts.strict   -- nil: validate.strict_for's default
   self.insecure = opts.insecure or false
   self.ca_file = opts.ca_file or env("SCENARIO_CA_FILE") or env("SSL_CERT_FILE")
@@ -296,12 +317,33 @@ function Client:headers_for(url, extra, has_body, public)
   return list
 end
 
+-- The message of a transfer the C core stopped over a limit, or of a
+-- redirect it refused: the server's fault (kind "api"), never retried.
+local function refused_answer(cerr)
+  if cerr.kind == "redirect" then
+    return "the server's redirect was refused: " .. cerr.message
+  elseif cerr.what == "header" then
+    return "the server's response headers were too large: " .. cerr.message
+      .. "; the transfer was stopped"
+  end
+  return "the response body is larger than max_response_bytes ("
+    .. format.number(cerr.limit) .. " bytes); the transfer was stopped. To accept it, raise the "
+    .. "limit: max_response_bytes = <bytes> in scenario.new{} or in the call's options"
+end
+
 local function transport_error(self, cerr, ctx)
   if cerr.kind == "callback" then
     error(cerr.value, 0)                     -- a user callback raised: re-raise it here
   end
   local kind, message = cerr.kind, cerr.message
-  if kind == "tls" then
+  if kind == "too_large" or kind == "redirect" then
+    message = refused_answer(cerr)
+    if ctx.unsafe then message = message .. "; the request may have been processed" end
+    return errors.new {
+      kind = "api", status = cerr.status, message = self:redact(message),
+      operation = ctx.operation, retryable = false, attempts = cerr.attempts,
+    }
+  elseif kind == "tls" then
     kind = "connection"
     if message:find("certificate", 1, true) then
       message = "TLS certificate verification failed: " .. message ..
@@ -326,6 +368,17 @@ local function transport_error(self, cerr, ctx)
   }
 end
 
+-- A copy of a decoded body with every secret of the client removed from its
+-- strings (keys included): a server that echoes the Authorization header
+-- must not put it into err.body.
+local function redact_body(self, v)
+  if type(v) == "string" then return self:redact(v) end
+  if type(v) ~= "table" then return v end
+  local copy = {}
+  for k, x in pairs(v) do copy[redact_body(self, k)] = redact_body(self, x) end
+  return setmetatable(copy, getmetatable(v))
+end
+
 local function http_error(self, res, body, ctx)
   local status = res.status
   local kind = errors.kind_for_status(status)
@@ -337,7 +390,7 @@ local function http_error(self, res, body, ctx)
   end
   return errors.new {
     kind = kind, status = status, message = self:redact(message), operation = ctx.operation,
-    request_id = res.request_id, body = body, retryable = retryable,
+    request_id = res.request_id, body = redact_body(self, body), retryable = retryable,
     attempts = res.attempts, retry_after = res.headers["retry-after"],
   }
 end
@@ -418,11 +471,11 @@ end
 
 --- Sends a request and waits for it (yielding inside scenario.spawn).
 -- opts: query, body (table -> JSON, or string), headers, timeout,
--- max_retries, unsafe (default: true for POST), operation (for errors),
--- dry_run, public (the operation needs no credentials). Without credentials
--- a request to the API that is not public fails here with an `auth` error
--- and nothing is sent, unless the API is on this machine (the simulator).
--- Returns body, response or nil, err.
+-- max_retries, max_response_bytes, unsafe (default: true for POST),
+-- operation (for errors), dry_run, public (the operation needs no
+-- credentials). Without credentials a request to the API that is not public
+-- fails here with an `auth` error and nothing is sent, unless the API is on
+-- this machine (the simulator). Returns body, response or nil, err.
 function Client:request(method, path, opts)
   opts = opts or {}
   method = method:upper()
@@ -434,6 +487,7 @@ function Client:request(method, path, opts)
     timeout = ctx.timeout, connect_timeout = self.connect_timeout,
     max_retries = opts.max_retries or self.max_retries, unsafe = ctx.unsafe,
     ca_file = self.ca_file, insecure = self.insecure,
+    max_body = opts.max_response_bytes or self.max_response_bytes,
   }
   loop.await(req)
   local res, cerr = req:result()

@@ -5,9 +5,17 @@
 -- leaves nothing under the final name. Redirects are followed; the API's
 -- Authorization goes only to the API's own origin (libcurl also drops it when
 -- a redirect changes host). File names come from the asset id and MIME type.
+--
+-- Bounds against a hostile or broken server: a download asks for no content
+-- encoding, so the file is the bytes as served and never more than the
+-- answer's Content-Length (libcurl reads no further); when the asset
+-- announces its size (properties.size), a body that runs past it stops the
+-- transfer with an `api` error and the partial file is removed. An error
+-- answer's body is held in memory, under the client's max_response_bytes.
 local core = require "scenario.core"
 local loop = require "scenario.loop"
 local errors = require "scenario.errors"
+local format = require "scenario.format"
 local track = require "scenario.track"
 
 local M = {}
@@ -56,6 +64,7 @@ local TempFile = {
 }
 
 --- Downloads url to path. opts: timeout (default 600 s), headers,
+-- size (the bytes announced for the file: a longer body is an error),
 -- on_progress(bytes_received, path) after every chunk (runs inside the
 -- transfer: must not yield). An error raised by on_progress aborts the
 -- transfer, removes the partial file and is re-raised from this call,
@@ -74,6 +83,33 @@ function M.url(client, url, path, opts)
   return loop.with(temp, fetch, client, url, path, opts, temp)
 end
 
+-- A size announced for a file, when it is one: a whole number of bytes.
+function M.announced(size)
+  if type(size) == "number" and size >= 1 and size == math.floor(size) and size < 2^53 then
+    return size
+  end
+end
+
+-- The error of a download the C core stopped: a body past the announced
+-- size, an error answer's body over max_response_bytes, headers too large,
+-- a refused redirect. The server's fault: kind "api", not retried.
+local function refused(client, cerr, path)
+  local why
+  if cerr.kind == "redirect" then
+    why = "the server's redirect was refused: " .. cerr.message
+  elseif cerr.what == "stream" then
+    why = "the body is larger than the " .. format.number(cerr.limit)
+      .. " bytes announced for it; the partial file was removed"
+  elseif cerr.what == "body" then
+    why = "the error answer's body is larger than max_response_bytes ("
+      .. format.number(cerr.limit) .. " bytes)"
+  else
+    why = "the server's response headers were too large: " .. cerr.message
+  end
+  return errors.new { kind = "api", status = cerr.status, retryable = false,
+    attempts = cerr.attempts, message = client:redact("download of " .. path .. ": " .. why) }
+end
+
 fetch = function(client, url, path, opts, temp)
   local f, tmp = temp.f, temp.path
   local received, write_err = 0, nil
@@ -83,6 +119,8 @@ fetch = function(client, url, path, opts, temp)
     headers = client:headers_for(url, opts.headers, false),
     timeout = opts.timeout or 600, connect_timeout = client.connect_timeout,
     max_retries = client.max_retries, ca_file = client.ca_file, insecure = client.insecure,
+    compressed = false, max_stream = M.announced(opts.size),
+    max_body = client.max_response_bytes,
   }
   if on_progress then
     -- every chunk through Lua, for the progress callback
@@ -115,6 +153,9 @@ fetch = function(client, url, path, opts, temp)
     return nil, errors.new { kind = "io", message = "cannot write " .. path .. ": " .. tostring(write_err) }
   end
   if cerr and cerr.kind == "callback" then error(cerr.value, 0) end
+  if cerr and (cerr.kind == "too_large" or cerr.kind == "redirect") then
+    return nil, refused(client, cerr, path)
+  end
   if cerr and cerr.kind == "io" then
     return nil, errors.new { kind = "io", message = "download of " .. path .. ": " .. cerr.message }
   end
@@ -126,6 +167,16 @@ fetch = function(client, url, path, opts, temp)
   return nil, errors.new { kind = errors.kind_for_status(res.status), status = res.status,
     message = "download of " .. path .. " answered HTTP " .. res.status,
     retryable = res.status >= 500 }
+end
+
+--- Downloads an asset record (its url) to path, bounded by the size the
+-- asset announces (properties.size) when it has one. opts: as M.url.
+function M.asset(client, asset, path, opts)
+  local props = type(asset.properties) == "table" and asset.properties or {}
+  local o = {}
+  for k, v in pairs(opts or {}) do o[k] = v end
+  if o.size == nil then o.size = M.announced(props.size) end
+  return M.url(client, asset.url, path, o)
 end
 
 --- Downloads asset records into dir, `concurrency` at once (default 4).
@@ -143,7 +194,7 @@ function M.assets(client, assets, dir, opts)
       if type(url) ~= "string" then
         return nil, errors.new { kind = "api", message = "asset " .. tostring(asset.id) .. " has no url" }
       end
-      return M.url(client, url, dir .. "/" .. M.file_name(asset), opts)
+      return M.asset(client, asset, dir .. "/" .. M.file_name(asset), opts)
     end
   end
   local results = loop.gather(tasks, opts.concurrency or 4)

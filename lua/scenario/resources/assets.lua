@@ -16,7 +16,7 @@ function Assets:download(asset, path, opts)
   if type(asset) ~= "table" or type(asset.url) ~= "string" then
     return nil, errors.new { kind = "validation", message = "asset: must be an asset id or a record with a url" }
   end
-  return download.url(self.client, asset.url, path, opts)
+  return download.asset(self.client, asset, path, opts)
 end
 
 --- client.assets:upload(path, opts) --> the asset record | nil, err

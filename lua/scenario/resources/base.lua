@@ -24,7 +24,7 @@ local RETURNS_JOB = { PutWorkflowRunByWorkflowId = true, GetJobId = true }
 -- strict: overrides the client's strict mode for one call; allow_unknown:
 -- sends fields the document does not declare (validate.strict_for)
 local OPTION_KEYS = { timeout = true, max_retries = true, headers = true, dry_run = true,
-  strict = true, allow_unknown = true }
+  strict = true, allow_unknown = true, max_response_bytes = true }
 
 local function validation_error(op, problems)
   local message = table.concat(problems, "; ")
@@ -104,6 +104,7 @@ function M.call(client, op, fields, options)
     public = not op.auth,
     timeout = options.timeout, max_retries = options.max_retries,
     headers = options.headers, dry_run = options.dry_run,
+    max_response_bytes = options.max_response_bytes,
   })
   if not body then return nil, res end
   if not options.dry_run and type(body) == "table" and type(body.job) == "table"

@@ -16,6 +16,7 @@ local core = require "scenario.core"
 local loop = require "scenario.loop"
 local errors = require "scenario.errors"
 local json = require "scenario.json"
+local format = require "scenario.format"
 local download = require "scenario.download"
 local base = require "scenario.resources.base"
 
@@ -140,16 +141,17 @@ local function check_options(opts, allowed)
   end
   for _, k in ipairs { "timeout", "part_timeout", "poll_interval" } do
     if opts[k] and (opts[k] ~= opts[k] or opts[k] <= 0) then   -- NaN too
-      return nil, invalid("options." .. k, "must be > 0 (got " .. tostring(opts[k]) .. ")")
+      return nil, invalid("options." .. k, "must be > 0 (got " .. format.number(opts[k]) .. ")")
     end
   end
   if opts.concurrency and not (is_integer(opts.concurrency) and opts.concurrency >= 1) then
-    return nil, invalid("options.concurrency", "must be an integer >= 1 (got " .. tostring(opts.concurrency) .. ")")
+    return nil, invalid("options.concurrency",
+      "must be an integer >= 1 (got " .. format.number(opts.concurrency) .. ")")
   end
   if opts.part_size and not (is_integer(opts.part_size) and opts.part_size >= MIN_PART_SIZE) then
     return nil, invalid("options.part_size", string.format(
       "must be an integer >= %d (5 MiB, the smallest part the API takes; got %s)", MIN_PART_SIZE,
-      tostring(opts.part_size)))
+      format.number(opts.part_size)))     -- 4194304, not Lua 5.4's 4194304.0
   end
   if opts.kind and not KIND_SET[opts.kind] then
     return nil, invalid("kind", "must be one of " .. table.concat(KINDS, ", ") ..

@@ -104,7 +104,7 @@ local function fetch_one(client, a, dir, on_progress)
   if type(a.url) ~= "string" then
     return nil, errors.new { kind = "api", message = "asset " .. tostring(a.id) .. " has no url" }
   end
-  return download.url(client, a.url, dir .. "/" .. download.file_name(a), { on_progress = on_progress })
+  return download.asset(client, a, dir .. "/" .. download.file_name(a), { on_progress = on_progress })
 end
 
 --- Downloads asset records into dir under one progress bar, every one it
