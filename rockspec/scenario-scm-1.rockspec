@@ -32,6 +32,7 @@ build = {
   modules = {
     -- BEGIN modules: written by rockspec/modules.lua (make rockspec)
     ["scenario"] = "lua/scenario/init.lua",
+    ["scenario.check"] = "lua/scenario/check.lua",
     ["scenario.client"] = "lua/scenario/client.lua",
     ["scenario.compat"] = "lua/scenario/compat.lua",
     ["scenario.download"] = "lua/scenario/download.lua",

@@ -12,6 +12,7 @@ local json = require "scenario.json"
 local format = require "scenario.format"
 local util = require "scenario.util"
 local resources = require "scenario.resources"
+local check = require "scenario.check"
 
 local M = {}
 local find, sub, byte = string.find, string.sub, string.byte
@@ -232,6 +233,9 @@ end
 --- Calls any operation of the API by its operationId; path parameters go by
 -- name in fields. Returns body, response or nil, err.
 function Client:call(operation_id, fields, options)
+  local aerr = check.self("client:call", self, Client) or check.args("client:call",
+    "operation_id", operation_id, "id", "fields", fields, "table?", "options", options, "table?")
+  if aerr then return nil, aerr end
   return resources.call_by_id(self, operation_id, fields, options)
 end
 
@@ -469,6 +473,10 @@ local function success(method, res, decoded, derr, ctx)
   return decoded, res
 end
 
+-- The types of request options (timeout, max_retries and headers are checked with the body, in prepare).
+local REQUEST_OPTIONS = { query = "table?", body = "table|string?", operation = "string?",
+  unsafe = "boolean?", dry_run = "boolean?" }
+
 --- Sends a request and waits for it (yielding inside scenario.spawn).
 -- opts: query, body (table -> JSON, or string), headers, timeout,
 -- max_retries, max_response_bytes, unsafe (default: true for POST),
@@ -477,6 +485,9 @@ end
 -- fails here with an `auth` error and nothing is sent, unless the API is on
 -- this machine (the simulator). Returns body, response or nil, err.
 function Client:request(method, path, opts)
+  local aerr = check.self("client:request", self, Client) or check.args("client:request",
+    "method", method, "method", "path", path, "path", "options", opts, REQUEST_OPTIONS)
+  if aerr then return nil, aerr end
   opts = opts or {}
   method = method:upper()
   local ctx, perr = prepare(self, method, path, opts)

@@ -39,6 +39,59 @@ function M.file_name(asset)
   return id:sub(1, 200) .. "." .. (M.EXTENSIONS[mime] or "bin")
 end
 
+-- 8 hex digits of a polynomial hash of s modulo a prime below 2^31, mixed
+-- by two steps of a Lehmer generator so that short ids spread too: plain
+-- arithmetic (no bit operators, every product below 2^53), so the same id
+-- gives the same suffix on every Lua version
+local function short_hash(s)
+  local h = 0
+  for i = 1, #s do h = (h * 65599 + s:byte(i)) % 2147483629 end
+  for _ = 1, 2 do h = (h * 48271 + 1) % 2147483647 end
+  return string.format("%08x", h)
+end
+
+local function exists(path)
+  local f = io.open(path, "rb")
+  if f then
+    f:close()
+    return true
+  end
+  -- a file this process may not read: renaming it onto itself succeeds only
+  -- when it is there
+  return os.rename(path, path) ~= nil
+end
+
+--- The paths in dir of a list of assets: one per asset, no two the same and
+-- none of a file already in dir, so nothing is overwritten. An asset whose
+-- id is a safe name (letters, digits, '-', '_'; at most 200) gets
+-- `<id>.<ext>`; otherwise, or when that name is taken, its sanitised id gets
+-- `-<8 hex digits of a hash of the id>` (ids "a/b" and "a_b": "a_b-<hash>.png"
+-- and "a_b.png"), then "-2", "-3"... while still taken. Names differing only
+-- in case count as the same (case-insensitive file systems). A file another
+-- process creates under a chosen name before the download ends is replaced.
+function M.file_names(assets, dir)
+  local taken, paths = {}, {}
+  local function free(name)
+    return not taken[name:lower()] and not exists(dir .. "/" .. name)
+  end
+  for i, asset in ipairs(assets) do
+    local raw = tostring(type(asset) == "table" and (asset.id or asset.assetId) or "asset")
+    local stem, ext = M.file_name(type(asset) == "table" and asset or {}):match("^(.*)%.([^.]*)$")
+    local name = stem .. "." .. ext
+    if stem ~= raw or not free(name) then
+      local base, n = stem .. "-" .. short_hash(raw), 1
+      name = base .. "." .. ext
+      while not free(name) do
+        n = n + 1
+        name = base .. "-" .. n .. "." .. ext
+      end
+    end
+    taken[name:lower()] = true
+    paths[i] = dir .. "/" .. name
+  end
+  return paths
+end
+
 local function ensure_dir(dir)
   local ok, err = core.mkdir(dir)
   if not ok then
@@ -187,6 +240,7 @@ function M.assets(client, assets, dir, opts)
   opts = opts or {}
   local ok, err = ensure_dir(dir)
   if not ok then return nil, err end
+  local paths_of = M.file_names(assets, dir)
   local tasks = {}
   for i, asset in ipairs(assets) do
     tasks[i] = function()
@@ -194,7 +248,7 @@ function M.assets(client, assets, dir, opts)
       if type(url) ~= "string" then
         return nil, errors.new { kind = "api", message = "asset " .. tostring(asset.id) .. " has no url" }
       end
-      return M.asset(client, asset, dir .. "/" .. M.file_name(asset), opts)
+      return M.asset(client, asset, paths_of[i], opts)
     end
   end
   local results = loop.gather(tasks, opts.concurrency or 4)

@@ -6,6 +6,7 @@ local client = require "scenario.client"
 local errors = require "scenario.errors"
 local loop = require "scenario.loop"
 local json = require "scenario.json"
+local check = require "scenario.check"
 
 local M = {}
 
@@ -13,7 +14,13 @@ M.VERSION = core.VERSION
 M.Error = errors.Error
 M.is_error = errors.is
 M.null = json.null
-M.array = json.array
+
+--- scenario.array(list): marks a table (default a new one) to encode as a
+-- JSON array. Raises a validation error for anything but a table or nil.
+function M.array(list)
+  check.raise(check.args("scenario.array", "list", list, "table?"))
+  return json.array(list)
+end
 
 --- Creates a client; see the README's configuration table.
 function M.new(opts)
@@ -26,8 +33,14 @@ M.step = loop.step
 M.run = loop.run
 M.sleep = loop.sleep
 -- pcall that a spawned coroutine can wait under on every version (PUC Lua
--- 5.1's own pcall cannot yield); it is pcall itself on LuaJIT and 5.2+
-M.pcall = loop.pcall
+-- 5.1's own pcall cannot yield); pcall itself on LuaJIT and 5.2+, but for
+-- what cannot be called: false and a validation error naming fn
+function M.pcall(fn, ...)
+  if not check.callable(fn) then
+    return false, check.args("scenario.pcall", "fn", fn, "function")
+  end
+  return loop.pcall(fn, ...)
+end
 
 -- scenario.on_error(err, traceback) receives errors raised inside spawned
 -- coroutines (the user's own value, unchanged, once the coroutine's waits are
@@ -39,7 +52,8 @@ setmetatable(M, {
   end,
   __newindex = function(t, k, v)
     if k == "on_error" then
-      assert(type(v) == "function", "scenario.on_error must be a function")
+      -- a validation error, raised as scenario.new raises its own
+      check.raise(check.args("scenario", "on_error", v, "function"))
       loop.on_error = v
     else
       rawset(t, k, v)

@@ -7,6 +7,8 @@ local loop = require "scenario.loop"
 local errors = require "scenario.errors"
 local download = require "scenario.download"
 local track = require "scenario.track"
+local check = require "scenario.check"
+local util = require "scenario.util"
 
 local M = {}
 
@@ -22,6 +24,19 @@ M.RUNNING = { pending = true, queued = true, ["warming-up"] = true,
 
 local MAX_POLL_INTERVAL = 10
 local MIN_POLL_PAUSE = 0.2
+
+-- The types of the options of job:wait (client.jobs:wait_all adds concurrency),
+-- job:refresh and job:download (the options of download.assets and download.url).
+M.WAIT_OPTIONS = { timeout = "seconds?", on_progress = "function?", cancel_on_timeout = "boolean?",
+  poll_interval = "seconds?", poll_gate = "table?" }
+local REFRESH_OPTIONS = { timeout = "seconds?", max_retries = "number?" }
+local DOWNLOAD_OPTIONS = { concurrency = "count?", on_progress = "function?", timeout = "seconds?",
+  headers = "table?" }
+
+-- nil when self is a Job, else the error of job:<name> called with '.'
+local function not_job(self, name)
+  return check.self("job:" .. name, self, Job)
+end
 
 -- "2026-11-24T22:08:33.123Z" -> seconds since the epoch, or nil
 local function parse_iso(s)
@@ -40,6 +55,8 @@ M.parse_iso = parse_iso
 --- Seconds until the job should end, from its progress so far, or nil.
 -- The API reports progress in [0, 1]; a job at 60% after 3 s has about 2 s left.
 function Job:eta()
+  local aerr = not_job(self, "eta")
+  if aerr then return nil, aerr end
   local p, created = self.progress, parse_iso(self.record and self.record.createdAt)
   if not created or p <= 0.05 or p >= 1 then return nil end
   local elapsed = core.time() - created
@@ -73,12 +90,16 @@ end
 
 --- The job's terminal state: "success", "failure", "canceled" or nil.
 function Job:outcome()
+  local aerr = not_job(self, "outcome")
+  if aerr then return nil, aerr end
   return M.TERMINAL[self.status]
 end
 
 --- Fetches the job again. Returns the job or nil, err.
 function Job:refresh(opts)
-  local body, err = self.client:request("GET", "/jobs/" .. self.id,
+  local aerr = not_job(self, "refresh") or check.args("job:refresh", "options", opts, REFRESH_OPTIONS)
+  if aerr then return nil, aerr end
+  local body, err = self.client:request("GET", "/jobs/" .. util.urlencode(self.id),
     { operation = "GetJobId", timeout = opts and opts.timeout, max_retries = opts and opts.max_retries })
   if not body then return nil, err end
   return self:_update(body.job or body)
@@ -86,7 +107,9 @@ end
 
 --- Asks the API to cancel the job. Returns the job or nil, err.
 function Job:cancel()
-  local body, err = self.client:request("POST", "/jobs/" .. self.id .. "/action",
+  local aerr = not_job(self, "cancel")
+  if aerr then return nil, aerr end
+  local body, err = self.client:request("POST", "/jobs/" .. util.urlencode(self.id) .. "/action",
     { body = { action = "cancel" }, operation = "PostJobActionByJobId", unsafe = false })
   if not body then return nil, err end
   if type(body.job) == "table" then self:_update(body.job) end
@@ -106,6 +129,8 @@ end
 -- { id, type, status, assets = { { assetId, url }, ... }, jobId } (empty
 -- for other jobs).
 function Job:nodes()
+  local aerr = not_job(self, "nodes")
+  if aerr then return nil, aerr end
   local meta = self.record and self.record.metadata
   local out = {}
   if type(meta) ~= "table" or type(meta.flow) ~= "table" then return out end
@@ -132,6 +157,9 @@ end
 --- Releases the user-approval node `node_id` of this workflow run
 -- (PUT /workflows/{id}/user-approval). Returns the job or nil, err.
 function Job:approve(node_id, opts)
+  local aerr = not_job(self, "approve") or check.args("job:approve", "node_id", node_id, "id",
+    "options", opts, "table?")
+  if aerr then return nil, aerr end
   local meta = type(self.record) == "table" and self.record.metadata
   meta = type(meta) == "table" and meta or {}
   local wid = self.workflow_id or meta.workflowId
@@ -172,6 +200,8 @@ local TRANSIENT = { server = true, connection = true, timeout = true, rate_limit
 -- on_progress comes out of this call unchanged; it runs between polls, so
 -- no request is in flight then.
 function Job:wait(opts)
+  local aerr = not_job(self, "wait") or check.args("job:wait", "options", opts, M.WAIT_OPTIONS)
+  if aerr then return nil, aerr end
   opts = opts or {}
   local client = self.client
   local timeout = opts.timeout or 600
@@ -236,6 +266,8 @@ end
 
 --- The output assets (asset records), fetched in batches of 100.
 function Job:assets()
+  local aerr = not_job(self, "assets")
+  if aerr then return nil, aerr end
   local ids = self:asset_ids()
   local out = {}
   for i = 1, #ids, 100 do
@@ -250,6 +282,9 @@ end
 
 --- Downloads every output asset into dir; returns the list of paths written.
 function Job:download(dir, opts)
+  local aerr = not_job(self, "download") or check.args("job:download", "dir", dir, "id",
+    "options", opts, DOWNLOAD_OPTIONS)
+  if aerr then return nil, aerr end
   local assets, err = self:assets()
   if not assets then return nil, err end
   return download.assets(self.client, assets, dir, opts)

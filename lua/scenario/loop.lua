@@ -30,6 +30,7 @@
 -- resumes. Everywhere else `M.pcall` is pcall.
 local core = require "scenario.core"
 local compat = require "scenario.compat"
+local check = require "scenario.check"
 
 local M = {}
 
@@ -130,6 +131,12 @@ else
   -- PUC 5.1: fn runs in a coroutine of its own; its yields (waits) are passed
   -- on to the caller's coroutine, and what resumes the caller resumes it.
   function M.pcall(fn, ...)
+    if type(fn) ~= "function" then
+      -- coroutine.create takes functions only: a callable table is called
+      -- from one, and anything else gives pcall's "attempt to call" answer
+      local callee = fn
+      fn = function(...) return callee(...) end
+    end
     local co = coroutine.create(fn)
     parents[co] = coroutine.running() or MAIN
     local r = pack(coroutine.resume(co, ...))
@@ -177,7 +184,14 @@ end
 
 --- Runs fn(...) in a new coroutine, started at once. Returns the coroutine,
 -- which `cancel` stops.
+-- Raises a validation error for anything but a function (or a callable
+-- table), as scenario.new does: a scheduler call has no nil, err result.
 function M.spawn(fn, ...)
+  check.raise(check.args("scenario.spawn", "fn", fn, "function"))
+  if type(fn) ~= "function" then
+    local callable = fn
+    fn = function(...) return callable(...) end
+  end
   local co = coroutine.create(fn)
   spawned[co] = true
   resume(co, ...)
@@ -196,6 +210,7 @@ end
 -- run on. Returns true when co is stopped or dead afterwards, false when it
 -- cannot be stopped from here (it is running, or resumed the caller).
 function M.cancel(co)
+  check.raise(check.args("scenario.cancel", "co", co, "thread"))
   local st = coroutine.status(co)
   if st ~= "suspended" and st ~= "dead" then return false end
   spawned[co] = nil
@@ -227,6 +242,10 @@ end
 --- Advances every transfer, timer and coroutine; returns within max_ms
 -- (0 never waits). Returns the number of things still in progress.
 function M.step(max_ms)
+  if max_ms ~= nil and not (type(max_ms) == "number" and max_ms >= 0 and max_ms <= 1e9) then
+    -- a frame loop calls this every frame: the check runs only on a bad value
+    check.raise(check.args("scenario.step", "max_ms", max_ms, "ms?"))
+  end
   local wait = max_ms or 0
   if #ready > 0 or head <= tail then wait = 0 end
   local finished = core.step(wait)
@@ -441,6 +460,7 @@ end
 
 --- Pauses the caller for `seconds` without stalling the loop.
 function M.sleep(seconds)
+  check.raise(check.args("scenario.sleep", "seconds", seconds, "seconds"))
   M.await(core.timer(seconds))
 end
 

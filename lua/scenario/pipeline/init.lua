@@ -52,6 +52,7 @@ local operations = require "scenario.operations"
 local plan = require "scenario.pipeline.plan"
 local run = require "scenario.pipeline.run"
 local state = require "scenario.pipeline.state"
+local check = require "scenario.check"
 
 local M = {}
 
@@ -65,6 +66,19 @@ M.Pipeline = Pipeline
 local Step, Group = plan.Step, plan.Group
 M.Step = Step
 M.Group = Group
+
+-- step.asset(1) for step:asset(1) would index a number inside plan.lua (or
+-- make a reference to nothing): the reference makers of steps and groups
+-- check their self first and raise, as the rest of the builder does.
+for _, class in ipairs { { Step, "step" }, { Group, "group" } } do
+  for _, name in ipairs { "asset", "assets" } do
+    local fn, where = class[1][name], class[2] .. ":" .. name
+    class[1][name] = function(self, ...)
+      check.raise(check.self(where, self, class[1]))
+      return fn(self, ...)
+    end
+  end
+end
 
 -- Operations that answer a job other than generate.*.
 local JOB_OPERATIONS = { PutWorkflowRunByWorkflowId = true }
@@ -117,6 +131,7 @@ end
 -- references allowed at any depth), options { download = dir, timeout = s }.
 -- Raises on a bad name, a duplicate, an unknown or non-job operation.
 function Pipeline:step(name, operation, fields, opts)
+  check.raise(check.self("p:step", self, Pipeline))
   if type(name) ~= "string" or name == "" then
     raise("pipeline step: the name must be a non-empty string (got " .. type(name) .. ")")
   end
@@ -126,8 +141,8 @@ function Pipeline:step(name, operation, fields, opts)
     raise("pipeline step " .. name .. ": unknown operation " .. tostring(operation))
   end
   if op.resource ~= "generate" and not JOB_OPERATIONS[op.id] then
-    raise("pipeline step " .. name .. ": " .. op.id .. " (" .. op.resource .. "." .. op.method_name
-      .. ") does not start a job")
+    raise("pipeline step " .. name .. ": operation " .. op.id .. " (" .. op.resource .. "."
+      .. op.method_name .. ") does not start a job")
   end
   if fields ~= nil and type(fields) ~= "table" then
     raise("pipeline step " .. name .. ": fields must be a table (got " .. type(fields) .. ")")
@@ -144,7 +159,8 @@ end
 --- Fans out: calls fn(item, i) for every item of list and returns the list of
 -- what fn returned, a Group (group:assets() refers to every output asset of
 -- every step in it, in order; group:asset(i) to the i-th of them).
-function Pipeline.each(_, list, fn)
+function Pipeline:each(list, fn)
+  check.raise(check.self("p:each", self, Pipeline))
   if type(list) ~= "table" then raise("pipeline each: list must be a table") end
   if type(fn) ~= "function" then raise("pipeline each: fn must be a function") end
   local g = setmetatable({}, Group)
@@ -154,8 +170,14 @@ end
 
 --- References by step name (the step may be declared later). Steps and
 -- groups make theirs (step:asset(i), step:assets(), group:...): plan.lua.
-function Pipeline:asset(name, i) return plan.new_ref(name, i or 1, self) end
-function Pipeline:assets(name) return plan.new_ref(name, nil, self) end
+function Pipeline:asset(name, i)
+  check.raise(check.self("p:asset", self, Pipeline) or check.args("p:asset", "name", name, "id"))
+  return plan.new_ref(name, i or 1, self)
+end
+function Pipeline:assets(name)
+  check.raise(check.self("p:assets", self, Pipeline) or check.args("p:assets", "name", name, "id"))
+  return plan.new_ref(name, nil, self)
+end
 
 --- Runs the pipeline; see the README and pipeline/run.lua. Returns result
 -- (and an error of kind "pipeline" summing up failed and skipped steps, when
@@ -163,6 +185,8 @@ function Pipeline:assets(name) return plan.new_ref(name, nil, self) end
 -- file, budget). An error raised by on_event stops the run and is re-raised
 -- here.
 function Pipeline:run(opts)
+  local err = check.self("p:run", self, Pipeline)
+  if err then return nil, err end
   return run.run(self, opts)
 end
 

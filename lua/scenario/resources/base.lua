@@ -15,6 +15,8 @@ local validate = require "scenario.validate"
 local errors = require "scenario.errors"
 local job = require "scenario.job"
 local pager = require "scenario.pager"
+local check = require "scenario.check"
+local compat = require "scenario.compat"
 
 local M = {}
 
@@ -73,6 +75,11 @@ local function check_options(op, options)
       problems[#problems + 1] = "options." .. tostring(k) .. ": unknown option"
     end
   end
+  for _, k in ipairs { "dry_run", "strict" } do
+    if options[k] ~= nil and type(options[k]) ~= "boolean" then
+      problems[#problems + 1] = "options." .. k .. ": must be a boolean (got " .. check.show(options[k]) .. ")"
+    end
+  end
   if options.dry_run and not op.dry_run then
     problems[#problems + 1] = "options.dry_run: " .. op.id .. " has no dry run"
   end
@@ -117,17 +124,33 @@ function M.call(client, op, fields, options)
   return body, res
 end
 
-local function method_for(op)
+-- A generated method's arguments: the leading strings and numbers are the
+-- path parameters, in path order; then fields, then options. Returns the
+-- number of path parameters given and the packed arguments.
+local function split_args(n_path, ...)
+  local args = compat.pack(...)
+  local given = 0
+  while given < n_path and given < args.n and
+    (type(args[given + 1]) == "string" or type(args[given + 1]) == "number") do
+    given = given + 1
+  end
+  return given, args
+end
+
+-- where a method of op is, for messages: "client.assets:get"
+local function where_of(op, name)
+  return "client." .. op.resource .. ":" .. (name or op.method_name)
+end
+
+local function method_for(op, class)
   local names = op.path_params
+  local where = where_of(op)
   return function(self, ...)
-    local n = select("#", ...)
-    local args = { ... }
-    local fields, given = {}, 0
-    -- leading strings and numbers are the path parameters, in path order
-    while given < #names and given < n and
-      (type(args[given + 1]) == "string" or type(args[given + 1]) == "number") do
-      given = given + 1
-    end
+    -- client.assets.get(id): self is the id, not the resource object
+    local serr = check.self(where, self, class, op.id)
+    if serr then return nil, serr end
+    local given, args = split_args(#names, ...)
+    local fields = {}
     local user_fields, options = args[given + 1], args[given + 2]
     if user_fields ~= nil and type(user_fields) ~= "table" then
       return nil, validation_error(op, { "fields: must be a table (got " .. type(user_fields) .. ")" })
@@ -135,6 +158,20 @@ local function method_for(op)
     for k, v in pairs(user_fields or {}) do fields[k] = v end
     for i = 1, given do fields[names[i]] = args[i] end
     return M.call(self.client, op, fields, options)
+  end
+end
+
+-- each/pages raise what goes wrong (a failed page raises when the loop
+-- reaches it): a call with '.', or fields or options that are not tables,
+-- raise their validation error at once, before the iterator is made.
+local function iterator_for(fn, op, class, name)
+  local where = where_of(op, name)
+  return function(self, ...)
+    check.raise(check.self(where, self, class, op.id))
+    local given, args = split_args(#op.path_params, ...)
+    check.raise(check.op_args(where, op.id, "fields", args[given + 1], "table?",
+      "options", args[given + 2], "table?"))
+    return fn(self, ...)
   end
 end
 
@@ -154,7 +191,7 @@ end
 
 for _, op in pairs(operations) do
   local c = class_for(op.resource)
-  c[op.method_name] = method_for(op)
+  c[op.method_name] = method_for(op, c)
 end
 
 -- list methods that page get iterators: list -> each / pages,
@@ -163,8 +200,9 @@ for _, op in pairs(operations) do
   if op.paginated then
     local c = class_for(op.resource)
     local suffix = op.method_name:match("^list(.*)$") or ("_" .. op.method_name)
-    c["pages" .. suffix], c["each" .. suffix] =
-      pager.methods(c[op.method_name], #op.path_params)
+    local pages, each = pager.methods(c[op.method_name], #op.path_params)
+    c["pages" .. suffix] = iterator_for(pages, op, c, "pages" .. suffix)
+    c["each" .. suffix] = iterator_for(each, op, c, "each" .. suffix)
   end
 end
 

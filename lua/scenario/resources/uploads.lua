@@ -19,6 +19,7 @@ local json = require "scenario.json"
 local format = require "scenario.format"
 local download = require "scenario.download"
 local base = require "scenario.resources.base"
+local check = require "scenario.check"
 
 local Uploads = base.class("uploads")
 
@@ -539,6 +540,8 @@ end
 -- it raises stops every part in flight and is then re-raised from this call,
 -- unchanged (the upload is left incomplete: it is never marked complete).
 function Uploads:file(path, opts)
+  local aerr = check.self("client.uploads:file", self, Uploads)
+  if aerr then return nil, aerr end
   local o, oerr = check_options(opts, FILE_OPTIONS)
   if not o then return nil, oerr end
   local plan, err = plan_file(path, o)
@@ -552,6 +555,8 @@ end
 -- same. opts as :file; file_name defaults to "data" plus the extension of
 -- the content type.
 function Uploads:data(bytes, opts)
+  local aerr = check.self("client.uploads:data", self, Uploads)
+  if aerr then return nil, aerr end
   local o, oerr = check_options(opts, FILE_OPTIONS)
   if not o then return nil, oerr end
   if type(bytes) ~= "string" or bytes == "" then
@@ -589,6 +594,8 @@ local URL_OPTIONS = { kind = "string", file_name = "string", asset_options = "ta
 -- Asks the API to import a file from an http(s) URL. opts: kind (default
 -- from the URL's extension), file_name, asset_options, timeout, poll_interval.
 function Uploads:url(url, opts)
+  local aerr = check.self("client.uploads:url", self, Uploads)
+  if aerr then return nil, aerr end
   local o, oerr = check_options(opts, URL_OPTIONS)
   if not o then return nil, oerr end
   if type(url) ~= "string" or not url:match("^[hH][tT][tT][pP][sS]?://[^/?#]+") then

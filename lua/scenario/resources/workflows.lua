@@ -5,6 +5,7 @@ local base = require "scenario.resources.base"
 local workflow = require "scenario.workflow"
 local errors = require "scenario.errors"
 local job = require "scenario.job"
+local check = require "scenario.check"
 
 local Workflows = base.class("workflows")
 
@@ -26,6 +27,9 @@ end
 -- wf.id. opts: models (modelId -> model record, not fetched again), timeout,
 -- max_retries, headers. Nothing is sent when the compilation fails.
 function Workflows:deploy(wf, opts)
+  local aerr = check.self("client.workflows:deploy", self, Workflows)
+    or check.op_args("client.workflows:deploy", "PutWorkflowsByWorkflowId", "options", opts, "table?")
+  if aerr then return nil, aerr end
   opts = opts or {}
   if not workflow.is_builder(wf) then
     return nil, errors.new { kind = "validation", operation = "PutWorkflowsByWorkflowId",
@@ -63,6 +67,9 @@ end
 -- GET /workflows/{id} read into a scenario.workflow builder (from_api),
 -- keeping empty arrays of free-form fields (editorInfo) as arrays.
 function Workflows:load(id, opts)
+  local aerr = check.self("client.workflows:load", self, Workflows)
+    or check.op_args("client.workflows:load", "GetWorkflowsByWorkflowId", "id", id, "id", "options", opts, "table?")
+  if aerr then return nil, aerr end
   local body, res = self:get(id, {}, opts)
   if not body then return nil, res end
   local exact = type(res) == "table" and type(res.body) == "string" and workflow.decode(res.body)
@@ -78,6 +85,10 @@ end
 -- allowed values, unknown names; nothing is sent when one is wrong.
 -- options: timeout, max_retries, headers, dry_run (answers the cost table).
 function Workflows:run(target, inputs, options)
+  local aerr = check.self("client.workflows:run", self, Workflows)
+    or check.op_args("client.workflows:run", "PutWorkflowRunByWorkflowId", "id_or_wf", target, "id|table",
+      "inputs", inputs, "table?", "options", options, "table?")
+  if aerr then return nil, aerr end
   if type(target) == "table" and not workflow.is_builder(target) then
     -- the generated form: run{ workflowId = ..., <inputs> }, options
     return generated_run(self, target, inputs)

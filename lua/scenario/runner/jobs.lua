@@ -41,7 +41,8 @@ end
 function ACTIONS.cancel(ui, client, ids)
   local jobs = {}
   for _, id in ipairs(ids) do
-    local job = client.jobs:job(id)
+    local job, jerr = client.jobs:job(id)
+    if not job then return ui:fail(jerr) end   -- an empty id
     local ok, err = job:cancel()
     if not ok then return ui:fail(err) end
     if job:outcome() == nil then

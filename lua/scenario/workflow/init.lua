@@ -46,6 +46,7 @@ local builder = require "scenario.workflow.builder"
 local compiler = require "scenario.workflow.compiler"
 local load = require "scenario.workflow.load"
 local schema = require "scenario.workflow.schema"
+local check = require "scenario.check"
 
 local M = {}
 
@@ -55,15 +56,26 @@ M.MAX_NODES = schema.MAX_NODES
 
 M.Workflow = builder.Workflow
 M.new = builder.new
-M.ref = builder.ref
 M.is_builder = builder.is_builder
+
+--- workflow.ref { node = ..., name = ..., equal = ..., conditional = ..., type = ... }
+-- Raises a validation error when the fields are not a table.
+function M.ref(fields)
+  check.raise(check.args("workflow.ref", "fields", fields, "table"))
+  return builder.ref(fields)
+end
 
 M.with_arrays = schema.with_arrays
 M.check_value = schema.check_value
 M.check_run_inputs = schema.check_run_inputs
 M.prepare_run_inputs = schema.prepare_run_inputs
 
-M.decode = load.decode
+--- workflow.decode(text) --> value | nil, err (JSON with empty arrays kept)
+function M.decode(text)
+  local err = check.args("workflow.decode", "text", text, "string")
+  if err then return nil, err end
+  return load.decode(text)
+end
 M.from_api = load.from_api
 
 local Workflow = builder.Workflow
@@ -73,6 +85,9 @@ local Workflow = builder.Workflow
 -- checks; opts.client: fetch the models not given there (GET /models/{id},
 -- once each).
 function Workflow:compile(opts)
+  local err = check.op_args("wf:compile", schema.OP.id, "options", opts,
+    { client = "table?", models = "table?" })
+  if err then return nil, err end
   return compiler.compile(self, opts)
 end
 
@@ -80,5 +95,28 @@ end
 function Workflow:input_definitions()
   return compiler.compile_inputs(self, {})
 end
+
+-- A method of the builder called with '.' (wf.input("prompt", ...)) would
+-- index a string or nil deep inside: every method of the builder's objects
+-- (workflow, node, reference) checks its self first and raises a validation
+-- error naming the call, as misuse of the pipeline builder raises. What is
+-- built wrong (bad names, types, options) is collected instead and returned
+-- by wf:compile.
+local function check_self(class, prefix)
+  local names = {}
+  for name, fn in pairs(class) do
+    if type(fn) == "function" and not name:match("^__") then names[#names + 1] = name end
+  end
+  for _, name in ipairs(names) do
+    local fn, where = class[name], prefix .. ":" .. name
+    class[name] = function(self, ...)
+      check.raise(check.self(where, self, class))
+      return fn(self, ...)
+    end
+  end
+end
+check_self(Workflow, "wf")
+check_self(builder.Node, "node")
+check_self(builder.Ref, "ref")
 
 return M
