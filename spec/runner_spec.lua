@@ -299,9 +299,13 @@ describe("scenario-lua commands", function()
       assert.is_true(is_png(f.path))
     end
     local human
-    code, human = run("download " .. ids[1] .. " --out " .. out_dir)
+    code, human = run("download " .. ids[1] .. " --out " .. dir .. "/dl2")
     assert.are.equal(0, code)
-    assert.are.equal(out_dir .. "/" .. ids[1] .. ".png\n", human)
+    assert.are.equal(dir .. "/dl2/" .. ids[1] .. ".png\n", human)
+    -- again into the same folder: a file already there is never overwritten
+    code, human = run("download " .. ids[1] .. " --out " .. dir .. "/dl2")
+    assert.are.equal(0, code)
+    assert.matches("^" .. (dir .. "/dl2/" .. ids[1]):gsub("%p", "%%%0") .. "%-%x+%.png\n$", human)
     code, doc = run_json("download asset_missing --out " .. out_dir)
     assert.are.equal(1, code)
     assert.are.equal("not_found", doc.error.kind)

@@ -99,12 +99,12 @@ local function download_bar(ui, assets, got)
   return bar, draw
 end
 
--- The download of one asset record to dir; path or nil, err.
-local function fetch_one(client, a, dir, on_progress)
+-- The download of one asset record to path; path or nil, err.
+local function fetch_one(client, a, path, on_progress)
   if type(a.url) ~= "string" then
     return nil, errors.new { kind = "api", message = "asset " .. tostring(a.id) .. " has no url" }
   end
-  return download.asset(client, a, dir .. "/" .. download.file_name(a), { on_progress = on_progress })
+  return download.asset(client, a, path, { on_progress = on_progress })
 end
 
 --- Downloads asset records into dir under one progress bar, every one it
@@ -121,10 +121,11 @@ function M.download_assets(ui, client, assets, dir)
   if #assets == 0 then return {}, failures end
   local got = {}
   local bar, draw = download_bar(ui, assets, got)
+  local paths = download.file_names(assets, dir)   -- never two on one name
   local tasks = {}
   for i, a in ipairs(assets) do
     tasks[i] = function()
-      return fetch_one(client, a, dir, function(n)
+      return fetch_one(client, a, paths[i], function(n)
         got[i] = n
         draw()
       end)
