@@ -374,11 +374,15 @@ for _, r in ipairs(resources) do
     if d.summary and d.description then desc = desc .. "\n\n" .. text(d.description) end
     if desc ~= "" then w(desc, "\n\n") end
     if op.resource == "generate" or RETURNS_JOB[op.id] then
-      w("Returns a Job (`job:wait()`, `job:download(dir)`; the decoded answer is `job.response`)",
+      w("Returns a Job (`job:wait()`, `job:download(dir)`), then the whole decoded answer (also",
+        " `job.response`) and the response",
         op.dry_run and "; with `{ dry_run = true }` the cost table (`creativeUnitsCost`)" or "",
         ".\n\n")
+    elseif op.result then
+      w(("Returns the answer's `%s` object, then the whole decoded answer and the response.\n\n")
+        :format(op.result))
     else
-      w("Returns the decoded JSON answer.\n\n")
+      w("Returns the decoded JSON answer, then the response.\n\n")
     end
     local rows = rows_for(op)
     if op.body and not op.body.properties and not op.body.type then

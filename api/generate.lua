@@ -386,6 +386,31 @@ local function query_constraint(op_id, p)
   return c
 end
 
+-- The one field of the answer when a 2xx answer (the lowest) is an object
+-- with exactly one property, itself an object: { "asset": {...} } gives
+-- "asset". Resource methods return that object, and the whole answer
+-- second (scenario.resources.base).
+local function result_key(raw)
+  local codes = {}
+  for code in pairs(raw.responses or {}) do
+    if tostring(code):match("^2%d%d$") then codes[#codes + 1] = tostring(code) end
+  end
+  table.sort(codes)
+  local response = codes[1] and raw.responses[codes[1]]
+  if not response and codes[1] then response = raw.responses[tonumber(codes[1])] end
+  local media = response and response.content and response.content["application/json"]
+  local s = media and media.schema
+  if s and s["$ref"] then s = resolve(s["$ref"]) end
+  local props = s and s.properties
+  if not props then return nil end
+  local keys = sorted_keys(props)
+  if #keys ~= 1 then return nil end
+  local p = props[keys[1]]
+  if p["$ref"] then p = resolve(p["$ref"]) end
+  if (p.type == nil or p.type == "object") and p.items == nil then return keys[1] end
+  return nil
+end
+
 local function build(path, method, raw)
   local op = {
     id = raw.operationId,
@@ -426,6 +451,7 @@ local function build(path, method, raw)
     op.body_is_array = op.body.type == "array"
   end
   op.unsafe = (op.method == "POST" and not READ_POSTS[op.id]) or PAID_PUTS[op.id] == true
+  op.result = result_key(raw)
   op.resource, op.method_name = derive_name(op)
   return op
 end
@@ -436,6 +462,7 @@ local KEY_ORDER = {}
 for i, k in ipairs {
   "id", "method", "path", "path_params", "resource", "method_name",
   "auth", "body_required", "body_is_array", "deprecated", "dry_run", "paginated", "unsafe",
+  "result",
   "type", "vary", "nullable", "required", "enum", "minimum", "exclusiveMinimum", "maximum",
   "exclusiveMaximum", "minLength", "maxLength", "minItems", "maxItems", "pattern", "lua_pattern",
   "explode", "style", "items", "one_of", "additionalProperties", "properties", "reserved",
@@ -626,6 +653,8 @@ local function generate(src)
     "-- resource (\"models.presets\") and method_name (\"create\"), auth (false: public),",
     "-- body_required, body_is_array, deprecated, dry_run (a 269 response or ?dryRun),",
     "-- paginated (?paginationToken), unsafe (never retried once it may have been sent),",
+    "-- result (the answer's one field that resource methods return, when the answer",
+    "-- is an object with a single object field: \"asset\", \"collection\"...),",
     "-- reserved (path parameter values that reach another route), query (name ->",
     "-- constraint, required = true when required) and body (constraint, absent when",
     "-- the operation takes no body; {} when free-form). A constraint has type,",

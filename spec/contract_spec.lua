@@ -143,7 +143,9 @@ describe("contract: the 108 operations through their resource methods against pr
     local n = #args
     args[n + 1], args[n + 2] = fields, options
     local from = #prism:log_text()
-    local ok, result, res = pcall(method, target, compat.unpack(args, 1, n + 2))
+    -- a resource method gives result, answer, response (or nil, err)
+    local r = compat.pack(pcall(method, target, compat.unpack(args, 1, n + 2)))
+    local ok, result, res = r[1], r[2], r[2] == nil and r[3] or r[4]
     local failed = ok and result == nil and type(res) == "table" and res.status ~= nil
     local seen = requests_since(from, failed)
     local problems = {}

@@ -79,7 +79,7 @@ describe("scenario.pipeline", function()
       assert.matches("^" .. dir:gsub("%p", "%%%0") .. "/" .. name:gsub("%p", "%%%0") .. "/", r.files[1])
       local bytes = read(r.files[1])
       assert.are.equal(PNG, bytes:sub(1, 8))
-      local asset = assert(client.assets:get(r.assets[1])).asset
+      local asset = assert(client.assets:get(r.assets[1]))
       assert.is_true(bytes == sim_mod.fetch(asset.url))
     end
     assert.are.same({}, result.steps.hero.files)      -- not a leaf

@@ -80,7 +80,7 @@ describe("resources", function()
   it("returns the cost table for a dry run (status 269)", function()
     local jobs_before = sim:stats().jobs
     sim:reset()
-    local cost, res = client.generate:txt2img({ modelId = "m", prompt = "p", numSamples = 4 },
+    local cost, _, res = client.generate:txt2img({ modelId = "m", prompt = "p", numSamples = 4 },
       { dry_run = true })
     assert.are.equal(269, res.status)
     assert.is_number(cost.creativeUnitsCost)

@@ -144,7 +144,7 @@ describe("uploads", function()
 
     it("progress gives the bytes sent of the body and its size", function()
       local up = assert(client.uploads:create { fileName = "p.bin", fileSize = 3 * MiB,
-        kind = "image", parts = 1 }).upload
+        kind = "image", parts = 1 })
       local req = core.request { url = up.parts[1].url, method = "PUT", upload_file = files.big,
         upload_offset = 2 * MiB, upload_length = 3 * MiB, timeout = 10 }
       local sent, total = req:progress()

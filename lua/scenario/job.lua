@@ -112,7 +112,9 @@ function Job:cancel()
   local body, err = self.client:request("POST", "/jobs/" .. util.urlencode(self.id) .. "/action",
     { body = { action = "cancel" }, operation = "PostJobActionByJobId", unsafe = false })
   if not body then return nil, err end
-  if type(body.job) == "table" then self:_update(body.job) end
+  -- the approval answers { job = {...} }, which the resource method gives as the job
+  local record = type(body.job) == "table" and body.job or body
+  if record.jobId then self:_update(record) end
   return self
 end
 
@@ -170,7 +172,9 @@ function Job:approve(node_id, opts)
   local body, err = self.client.workflows:approve(wid,
     { workflowJobId = meta.workflowJobId or self.id, nodeId = node_id }, opts)
   if not body then return nil, err end
-  if type(body.job) == "table" then self:_update(body.job) end
+  -- the approval answers { job = {...} }, which the resource method gives as the job
+  local record = type(body.job) == "table" and body.job or body
+  if record.jobId then self:_update(record) end
   return self
 end
 

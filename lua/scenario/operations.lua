@@ -7,6 +7,8 @@
 -- resource ("models.presets") and method_name ("create"), auth (false: public),
 -- body_required, body_is_array, deprecated, dry_run (a 269 response or ?dryRun),
 -- paginated (?paginationToken), unsafe (never retried once it may have been sent),
+-- result (the answer's one field that resource methods return, when the answer
+-- is an object with a single object field: "asset", "collection"...),
 -- reserved (path parameter values that reach another route), query (name ->
 -- constraint, required = true when required) and body (constraint, absent when
 -- the operation takes no body; {} when free-form). A constraint has type,
@@ -31,6 +33,7 @@ return {
     dry_run = false,
     paginated = false,
     unsafe = true,
+    result = "asset",
     reserved = { assetId = { "download", "public" } },
     query = { originalAssets = { type = "boolean" } },
     body = { type = "object", properties = { targetProjectId = { type = "string" } } },
@@ -70,6 +73,7 @@ return {
     dry_run = false,
     paginated = false,
     unsafe = false,
+    result = "collection",
     query = {},
     body = {
       type = "object",
@@ -123,6 +127,7 @@ return {
     dry_run = false,
     paginated = false,
     unsafe = false,
+    result = "collection",
     query = {},
     body = {
       type = "object",
@@ -294,6 +299,7 @@ return {
     dry_run = false,
     paginated = false,
     unsafe = false,
+    result = "asset",
     reserved = { assetId = { "download", "get-bulk", "public" } },
     query = { originalAssets = { type = "boolean" }, withEmbedding = { type = "boolean" } },
   },
@@ -350,6 +356,7 @@ return {
     dry_run = false,
     paginated = false,
     unsafe = false,
+    result = "collection",
     query = {},
   },
   GetDownloadAssets = {
@@ -382,6 +389,7 @@ return {
     dry_run = false,
     paginated = false,
     unsafe = false,
+    result = "job",
     query = {},
   },
   GetJobs = {
@@ -475,6 +483,7 @@ return {
     dry_run = false,
     paginated = false,
     unsafe = false,
+    result = "model",
     reserved = { modelId = { "get-bulk", "public" } },
     query = { originalAssets = { type = "boolean" } },
   },
@@ -492,6 +501,7 @@ return {
     dry_run = false,
     paginated = false,
     unsafe = false,
+    result = "description",
     reserved = { modelId = { "public" } },
     query = { originalAssets = { type = "boolean" } },
   },
@@ -588,6 +598,7 @@ return {
     dry_run = false,
     paginated = false,
     unsafe = false,
+    result = "asset",
     query = {},
   },
   GetPublicModels = {
@@ -633,6 +644,7 @@ return {
     dry_run = false,
     paginated = false,
     unsafe = false,
+    result = "model",
     query = {},
   },
   GetPublicOscuPrices = {
@@ -710,6 +722,7 @@ return {
     dry_run = false,
     paginated = false,
     unsafe = false,
+    result = "upload",
     query = {},
   },
   GetUsages = {
@@ -773,6 +786,7 @@ return {
     dry_run = false,
     paginated = false,
     unsafe = false,
+    result = "workflow",
     reserved = { workflowId = { "tags" } },
     query = {},
   },
@@ -905,6 +919,7 @@ return {
     dry_run = false,
     paginated = false,
     unsafe = true,
+    result = "collection",
     query = {},
     body = { type = "object", required = { "name" }, properties = { name = { type = "string" } } },
   },
@@ -1934,6 +1949,7 @@ return {
     dry_run = false,
     paginated = false,
     unsafe = true,
+    result = "job",
     query = {},
     body = { type = "object", properties = { action = { type = "string", enum = { "cancel" } } } },
   },
@@ -1951,6 +1967,7 @@ return {
     dry_run = false,
     paginated = false,
     unsafe = true,
+    result = "preset",
     reserved = { modelId = { "public" } },
     query = { originalAssets = { type = "boolean" } },
     body = {
@@ -1973,6 +1990,7 @@ return {
     dry_run = false,
     paginated = false,
     unsafe = true,
+    result = "model",
     query = {},
     body = {
       type = "object",
@@ -1994,6 +2012,7 @@ return {
     dry_run = false,
     paginated = false,
     unsafe = true,
+    result = "model",
     query = { originalAssets = { type = "boolean" } },
     body = {
       type = "object",
@@ -2041,6 +2060,7 @@ return {
     dry_run = false,
     paginated = false,
     unsafe = true,
+    result = "model",
     reserved = { modelId = { "public" } },
     query = { originalAssets = { type = "boolean" } },
     body = {
@@ -2089,6 +2109,7 @@ return {
     dry_run = false,
     paginated = false,
     unsafe = true,
+    result = "trainingImage",
     reserved = { modelId = { "public" } },
     query = { originalAssets = { type = "boolean" } },
     body = {
@@ -2116,6 +2137,7 @@ return {
     dry_run = false,
     paginated = false,
     unsafe = true,
+    result = "model",
     reserved = { modelId = { "public" } },
     query = {},
     body = {
@@ -2861,6 +2883,7 @@ return {
     dry_run = false,
     paginated = false,
     unsafe = true,
+    result = "upload",
     query = {},
     body = {
       type = "object",
@@ -2898,6 +2921,7 @@ return {
     dry_run = false,
     paginated = false,
     unsafe = true,
+    result = "upload",
     query = {},
     body = {
       type = "object",
@@ -2998,6 +3022,7 @@ return {
     dry_run = false,
     paginated = false,
     unsafe = true,
+    result = "workflow",
     query = {},
     body = {
       type = "object",
@@ -3019,6 +3044,7 @@ return {
     dry_run = false,
     paginated = false,
     unsafe = false,
+    result = "asset",
     reserved = { assetId = { "download", "get-bulk", "public" } },
     query = { originalAssets = { type = "boolean" } },
     body = {
@@ -3048,6 +3074,7 @@ return {
     dry_run = false,
     paginated = false,
     unsafe = false,
+    result = "collection",
     query = {},
     body = {
       type = "object",
@@ -3094,6 +3121,7 @@ return {
     dry_run = false,
     paginated = false,
     unsafe = false,
+    result = "collection",
     query = {},
     body = {
       type = "object",
@@ -3114,6 +3142,7 @@ return {
     dry_run = false,
     paginated = false,
     unsafe = false,
+    result = "preset",
     query = { originalAssets = { type = "boolean" } },
     body = {
       type = "object",
@@ -3135,6 +3164,7 @@ return {
     dry_run = false,
     paginated = false,
     unsafe = false,
+    result = "collection",
     query = {},
     body = {
       type = "object",
@@ -3156,6 +3186,7 @@ return {
     dry_run = false,
     paginated = false,
     unsafe = false,
+    result = "model",
     reserved = { modelId = { "get-bulk", "public" } },
     query = { originalAssets = { type = "boolean" } },
     body = {
@@ -3248,6 +3279,7 @@ return {
     dry_run = false,
     paginated = false,
     unsafe = false,
+    result = "description",
     reserved = { modelId = { "public" } },
     query = { originalAssets = { type = "boolean" } },
     body = {
@@ -3381,6 +3413,7 @@ return {
     dry_run = false,
     paginated = false,
     unsafe = false,
+    result = "trainingImage",
     reserved = { trainingImageId = { "pairs" } },
     query = { originalAssets = { type = "boolean" } },
     body = {
@@ -3452,6 +3485,7 @@ return {
     dry_run = false,
     paginated = false,
     unsafe = false,
+    result = "job",
     query = {},
     body = {
       type = "object",
@@ -3473,6 +3507,7 @@ return {
     dry_run = false,
     paginated = false,
     unsafe = false,
+    result = "workflow",
     reserved = { workflowId = { "tags" } },
     query = {},
     body = {
@@ -3685,6 +3720,7 @@ return {
     dry_run = false,
     paginated = false,
     unsafe = false,
+    result = "asset",
     reserved = { assetId = { "download", "public" } },
     query = { originalAssets = { type = "boolean" } },
     body = {

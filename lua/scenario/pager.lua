@@ -46,11 +46,14 @@ function M.methods(list_method, n_path)
       call[#call + 1] = f
       call[#call + 1] = options
       -- called by a generic for: on PUC 5.1 its wait steps the loop in place
-      local body, res = loop.no_yield(list_method, self, compat.unpack(call, 1, #path_args + 2))
-      if not body then error(res, 0) end
+      -- a resource method gives page, answer, response; client:call page,
+      -- response: the response is the last value either way
+      local r = compat.pack(loop.no_yield(list_method, self, compat.unpack(call, 1, #path_args + 2)))
+      local body = r[1]
+      if not body then error(r[2], 0) end
       token = body.nextPaginationToken
       if token == nil or token == "" or token == f.paginationToken then done = true end
-      return body, res
+      return body, r[r.n]
     end
   end
 

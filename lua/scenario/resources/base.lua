@@ -142,6 +142,21 @@ local function where_of(op, name)
   return "client." .. op.resource .. ":" .. (name or op.method_name)
 end
 
+-- What a resource method gives back (README, "Calls, results and errors"):
+-- the resource itself when the answer is an object with one object field
+-- (op.result: "asset", "collection", ...), a Job for a generation, else the
+-- answer; then the whole answer, then the response. client:call and
+-- client:request give the answer and the response, as M.call does.
+local function shaped(op, value, res)
+  if value == nil then return nil, res end
+  if getmetatable(value) == job.Job then return value, value.response, res end
+  local key = op.result
+  if key and type(value) == "table" and type(value[key]) == "table" then
+    return value[key], value, res
+  end
+  return value, value, res
+end
+
 local function method_for(op, class)
   local names = op.path_params
   local where = where_of(op)
@@ -157,7 +172,7 @@ local function method_for(op, class)
     end
     for k, v in pairs(user_fields or {}) do fields[k] = v end
     for i = 1, given do fields[names[i]] = args[i] end
-    return M.call(self.client, op, fields, options)
+    return shaped(op, M.call(self.client, op, fields, options))
   end
 end
 

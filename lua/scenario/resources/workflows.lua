@@ -50,7 +50,7 @@ function Workflows:deploy(wf, opts)
   if not wf.id then
     local created, cerr = self:create({ name = body.name, description = body.description }, request_opts)
     if not created then return nil, cerr end
-    wf.id = created.workflow and created.workflow.id
+    wf.id = created.id
   end
   -- the builder has checked the body against the document already; node
   -- inputs carry their constants in `value`, which the document does not
@@ -60,7 +60,7 @@ function Workflows:deploy(wf, opts)
   if not updated then return nil, uerr end
   wf.deployed = body
   remember(self.client, wf.id, body.inputs)
-  return updated.workflow or updated
+  return updated
 end
 
 --- client.workflows:load(id) --> builder | nil, err
@@ -70,10 +70,9 @@ function Workflows:load(id, opts)
   local aerr = check.self("client.workflows:load", self, Workflows)
     or check.op_args("client.workflows:load", "GetWorkflowsByWorkflowId", "id", id, "id", "options", opts, "table?")
   if aerr then return nil, aerr end
-  local body, res = self:get(id, {}, opts)
-  if not body then return nil, res end
-  local exact = type(res) == "table" and type(res.body) == "string" and workflow.decode(res.body)
-  local wf = workflow.from_api(exact or body)
+  local record, err = self:get(id, {}, opts)
+  if not record then return nil, err end
+  local wf = workflow.from_api(record)   -- json.decode kept its empty arrays
   remember(self.client, wf.id or id, wf:input_definitions())
   return wf
 end
@@ -120,11 +119,11 @@ function Workflows:run(target, inputs, options)
   end
   -- the inputs go in an explicit body: an input named like a query
   -- parameter (dryRun) or a path parameter stays in the body
-  local j, err = generated_run(self, id, { body = inputs }, options)
+  local j, answer, res = generated_run(self, id, { body = inputs }, options)
   if j and type(j) == "table" and getmetatable(j) == job.Job then
     j.workflow_id = id
   end
-  return j, err
+  return j, answer, res
 end
 
 return Workflows
