@@ -69,7 +69,7 @@ STATIC   = $(BUILD)/libscenario.a
 DEB_PKGS = lua5.4 liblua5.4-dev libcurl4-openssl-dev lua-cjson lua-busted \
            luarocks lua-check pkg-config gcc make openssl netpbm libreadline-dev \
            luajit libluajit-5.1-dev lua5.1 liblua5.1-0-dev lua5.2 liblua5.2-dev \
-           lua5.3 liblua5.3-dev lua-coxpcall love xvfb xauth libgl1-mesa-dri
+           lua5.3 liblua5.3-dev lua-coxpcall love xvfb xauth libgl1-mesa-dri jq
 
 .PHONY: all all-lua deps test test-more-lua test-all-lua test-asan test-slow demo simulator \
         install clean lint generate docs bench fuzz fuzz-long valgrind lint-c rockspec

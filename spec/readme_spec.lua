@@ -126,10 +126,13 @@ describe("README", function()
   it("runs every shell block marked runnable, from the repository root", function()
     for _, b in ipairs(all) do
       if b.kind == "sh" then
-        -- in its own process group, so that a server it starts in the
-        -- background is stopped with it
-        local ok, out = sh(env .. "PATH=" .. ROOT .. "/build:$PATH setsid bash -e -c " ..
-          string.format("%q", b.text .. "\ntrap '' TERM; kill -- -$$; exit 0") .. " 2>&1")
+        -- a script file, line by line as a user types it (bash -e: the
+        -- first failing command fails the block), in its own process group,
+        -- so that a server it starts in the background is stopped with it
+        local script = os.tmpname()
+        write(script, "set -e -o pipefail\n" .. b.text .. "\ntrap '' TERM; kill -- -$$; exit 0\n")
+        local ok, out = sh(env .. "PATH=" .. ROOT .. "/build:$PATH setsid bash " .. script .. " 2>&1")
+        os.remove(script)
         assert.is_true(ok, "README.md:" .. b.line .. ":\n" .. b.text .. "\n--\n" .. out)
       end
     end
