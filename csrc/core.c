@@ -11,8 +11,13 @@
                          the budget in force before the call, in ms
      core.io_deferred()  ready sockets the last step left for the next, and ever
      core.digit_run(s, n) whether s has a run of n digits or more (scan.c)
+     core.start_budget([n]) the attempts a step(0) lets into the multi handle
+                         (loop.c; 0: no limit); returns the budget in force before
+     core.queued()       attempts waiting for a step to let them in
+     core.admitted()     attempts the last step let in, and ever
      core.curl_version   libcurl's version string
      core.retry_after(value) / core.backoff(n, jitter)   the retry policy's numbers */
+#include <math.h>
 #include <time.h>
 
 #include "sc_internal.h"
@@ -47,6 +52,31 @@ static int l_io_deferred(lua_State *L) {
   return 2;
 }
 
+static int l_start_budget(lua_State *L) {
+  sc_loop *loop = sc_loop_get(L);
+  lua_pushinteger(L, loop->start_budget);
+  if (!lua_isnoneornil(L, 1)) {
+    /* a number checked by hand: 5.1's checkinteger truncates 1.5 silently */
+    lua_Number n = luaL_checknumber(L, 1);
+    luaL_argcheck(L, n >= 0 && n <= 1e9 && n == floor(n), 1,
+                  "must be a whole number of transfers >= 0");
+    loop->start_budget = (int)n;
+  }
+  return 1;
+}
+
+static int l_queued(lua_State *L) {
+  lua_pushinteger(L, sc_loop_get(L)->queued);
+  return 1;
+}
+
+static int l_admitted(lua_State *L) {
+  sc_loop *loop = sc_loop_get(L);
+  lua_pushinteger(L, loop->admitted);
+  lua_pushinteger(L, (lua_Integer)loop->admissions);
+  return 2;
+}
+
 static int l_now(lua_State *L) {
   lua_pushnumber(L, sc_now());
   return 1;
@@ -77,6 +107,7 @@ int luaopen_scenario_core(lua_State *L) {
     {"retry_after", l_retry_after}, {"backoff", l_backoff}, {"mkdir", sc_mkdir_p},
     {"fsync", sc_fsync}, {"digit_run", sc_digit_run},
     {"io_budget", l_io_budget}, {"io_deferred", l_io_deferred},
+    {"start_budget", l_start_budget}, {"queued", l_queued}, {"admitted", l_admitted},
     {NULL, NULL}};
   sc_loop_open(L);
   luaL_newlib(L, funcs);

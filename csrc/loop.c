@@ -26,6 +26,23 @@
  * transfer gets its turn.  A step that waits (max_ms > 0) therefore behaves as
  * before; step(0) does a bounded amount of I/O (the budget, plus what one
  * socket had ready) and leaves the rest to the following steps.
+ *
+ * The start budget.  What the I/O budget cannot split is libcurl's timeout
+ * action (curl_multi_socket_action with CURL_SOCKET_TIMEOUT): it runs, in one
+ * call, every transfer whose timer is due, and each as far as it can go.  A
+ * transfer just added is due at once, and the timeout action connects it,
+ * sends the request and, from a fast server, often reads the whole answer; a
+ * hundred transfers added together were one step of 5-10 ms, and 200 ms later
+ * another, when the happy-eyeballs timers of all their connections came due
+ * together.  So an attempt (a request's first, or a retry) does not enter the
+ * multi handle when it is asked for: it waits in a FIFO, and each step(0)
+ * admits at most `start_budget` of them (core.start_budget, 2 by default)
+ * before the timeout action, so that the connects, and the timers they set,
+ * of many transfers are spread over as many steps.  A step that may wait
+ * (max_ms > 0: scenario.run, the blocking calls) admits every queued attempt,
+ * at full speed as before.  Deadlines stay absolute: a queued request whose
+ * deadline passes is finished with a timeout, unsent, by the next step,
+ * whatever its place in the queue.
  */
 #include <errno.h>
 #include <math.h>
@@ -104,7 +121,34 @@ void sc_finish(lua_State *L, void *ptr) {
 }
 
 int sc_loop_pending(const sc_loop *loop) {
-  return loop->transfers + loop->timers.len;
+  return loop->transfers + loop->queued + loop->timers.len;
+}
+
+/* The start queue: a doubly linked FIFO through links kept in the requests. */
+void sc_queue_push(sc_loop *loop, sc_qlink *link) {
+  link->prev = loop->queue.prev;
+  link->next = &loop->queue;
+  loop->queue.prev->next = link;
+  loop->queue.prev = link;
+  loop->queued++;
+}
+
+void sc_queue_remove(sc_loop *loop, sc_qlink *link) {
+  if (link->next == NULL) return; /* not queued */
+  link->prev->next = link->next;
+  link->next->prev = link->prev;
+  link->prev = link->next = NULL;
+  loop->queued--;
+}
+
+/* Lets queued attempts into the multi handle: start_budget of them in a
+   step(0), all in a step that may wait. */
+static void admit_queued(sc_loop *loop, double max_seconds) {
+  int n;
+  if (loop->queued == 0) return;
+  n = sc_request_admit(loop, max_seconds > 0 ? 0 : loop->start_budget);
+  loop->admitted += n;
+  loop->admissions += n;
 }
 
 static size_t done_count(lua_State *L) {
@@ -231,9 +275,11 @@ int sc_loop_step(lua_State *L, sc_loop *loop, double max_seconds) {
   loop->L = L;
   loop->io_until = sc_now() + (max_seconds > loop->io_budget ? max_seconds : loop->io_budget);
   loop->deferred = 0; /* counted afresh by every step, also one that polls nothing */
+  loop->admitted = 0;
   for (;;) {
     double now, wait;
     sc_timer *next;
+    admit_queued(loop, max_seconds);
     if (loop->transfers > 0) {
       loop->in_perform = 1;
       serve_sockets(loop, wait_ms);
@@ -251,7 +297,7 @@ int sc_loop_step(lua_State *L, sc_loop *loop, double max_seconds) {
     if (next != NULL && next->due - now < wait) wait = next->due - now;
     if (loop->transfers > 0 && loop->curl_due >= 0 && loop->curl_due - now < wait)
       wait = loop->curl_due - now;
-    if (wait < 0) wait = 0;
+    if (wait < 0 || loop->queued > 0) wait = 0; /* a retry queued by fire_timers */
     wait_ms = (int)ceil(wait * 1000.0);
   }
   loop->L = outer;
@@ -283,8 +329,8 @@ static int loop_tostring(lua_State *L) {
   sc_loop *loop = (sc_loop *)luaL_checkudata(L, 1, SC_LOOP_MT);
   if (loop->multi == NULL) lua_pushstring(L, "scenario.core.loop (closed)");
   else
-    lua_pushfstring(L, "scenario.core.loop (%d transfers, %d timers)",
-                    loop->transfers, loop->timers.len);
+    lua_pushfstring(L, "scenario.core.loop (%d transfers, %d queued, %d timers)",
+                    loop->transfers, loop->queued, loop->timers.len);
   return 1;
 }
 
@@ -334,6 +380,8 @@ int sc_loop_open(lua_State *L) {
               (unsigned long long)(size_t)loop;
   if (loop->rng == 0) loop->rng = 88172645463325252ULL;
   loop->io_budget = SC_IO_BUDGET_DEFAULT;
+  loop->queue.prev = loop->queue.next = &loop->queue;
+  loop->start_budget = SC_START_BUDGET_DEFAULT;
 
   lua_setfield(L, LUA_REGISTRYINDEX, SC_LOOP_KEY);
   lua_newtable(L);

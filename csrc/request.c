@@ -48,7 +48,7 @@
 
 #include "sc_internal.h"
 
-enum { ST_RUNNING = 1, ST_WAITING = 2, ST_DONE = 3 };
+enum { ST_RUNNING = 1, ST_WAITING = 2, ST_DONE = 3, ST_QUEUED = 4 };
 
 /* what was over its limit (too_large) */
 enum { TL_BODY = 1, TL_STREAM = 2, TL_HEADER = 3 };
@@ -100,6 +100,7 @@ typedef struct sc_request {
   int decodes;          /* libcurl decodes content encodings (`compressed`) */
   double elapsed;
   sc_timer retry_timer;
+  sc_qlink qlink;       /* in the loop's start queue while ST_QUEUED */
   char errbuf[CURL_ERROR_SIZE];
 } sc_request;
 
@@ -282,7 +283,9 @@ static long ms_left(double deadline, double cap) {
   return (long)(left * 1000.0 + 0.5) > 0 ? (long)(left * 1000.0 + 0.5) : 1;
 }
 
-static int start_attempt(sc_request *r) {
+/* The next attempt waits in the loop's start queue until a step admits it
+   (sc_request_admit; see loop.c on the start budget). */
+static void start_attempt(sc_request *r) {
   sc_buf_reset(&r->resp_body);
   sc_buf_reset(&r->resp_headers);
   r->errbuf[0] = '\0';
@@ -291,6 +294,13 @@ static int start_attempt(sc_request *r) {
   r->headers_done = 0;
   r->read_errno = 0;
   r->up_now = 0;
+  r->state = ST_QUEUED;
+  sc_queue_push(r->loop, &r->qlink);
+}
+
+/* Into the multi handle: the attempt gets what is left of the deadline,
+   which counts the time spent queued. */
+static int enter_multi(sc_request *r) {
   if (r->deadline > 0)
     curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, ms_left(r->deadline, 0));
   if (r->connect_timeout > 0)
@@ -391,11 +401,33 @@ void sc_request_on_done(sc_loop *loop, CURL *easy, CURLcode code) {
 void sc_request_on_timer(sc_loop *loop, sc_timer *t) {
   sc_request *r = (sc_request *)t->owner;
   (void)loop;
-  if (r->state != ST_WAITING) return;
-  if (start_attempt(r) != 0) {
-    r->code = CURLE_OUT_OF_MEMORY;
-    finish(r);
+  if (r->state == ST_WAITING) start_attempt(r);
+}
+
+int sc_request_admit(sc_loop *loop, int max) {
+  sc_qlink *link, *next;
+  double now = sc_now();
+  int n = 0;
+  for (link = loop->queue.next; link != &loop->queue; link = next) {
+    sc_request *r = (sc_request *)(void *)((char *)link - offsetof(sc_request, qlink));
+    next = link->next;
+    if (r->deadline > 0 && now >= r->deadline) {
+      sc_queue_remove(loop, link);
+      r->code = CURLE_OPERATION_TIMEDOUT; /* r->sent: what an earlier attempt did */
+      snprintf(r->errbuf, sizeof r->errbuf,
+               "the deadline passed while the request waited for its turn to start");
+      finish(r);
+    } else if (max <= 0 || n < max) {
+      sc_queue_remove(loop, link);
+      if (enter_multi(r) == 0) {
+        n++;
+      } else {
+        r->code = CURLE_OUT_OF_MEMORY;
+        finish(r);
+      }
+    }
   }
+  return n;
 }
 
 /* ---- Lua interface ---- */
@@ -700,7 +732,7 @@ static int l_request(lua_State *L) {
   r->easy = curl_easy_init();
   if (r->easy == NULL) return luaL_error(L, "scenario.core.request: curl_easy_init failed");
   configure(L, 1, r);
-  if (start_attempt(r) != 0) return luaL_error(L, "scenario.core.request: cannot start");
+  start_attempt(r);
   sc_anchor(L, -1, r);
   return 1;
 }
@@ -711,6 +743,7 @@ static void release(lua_State *L, sc_request *r) {
     r->loop->transfers--;
   }
   if (r->state == ST_WAITING) sc_heap_remove(&r->loop->timers, &r->retry_timer);
+  if (r->state == ST_QUEUED) sc_queue_remove(r->loop, &r->qlink);
   r->state = ST_DONE;
   close_upload(r);
   if (r->easy) curl_easy_cleanup(r->easy);
@@ -738,10 +771,12 @@ static int l_gc(lua_State *L) {
 /* req:cancel(): stops the transfer now; waiters see kind "canceled". */
 static int l_cancel(lua_State *L) {
   sc_request *r = check_request(L, 1);
-  if (r->state == ST_RUNNING || r->state == ST_WAITING) {
+  if (r->state == ST_RUNNING || r->state == ST_WAITING || r->state == ST_QUEUED) {
     if (r->state == ST_RUNNING) {
       curl_multi_remove_handle(r->loop->multi, r->easy);
       r->loop->transfers--;
+    } else if (r->state == ST_QUEUED) {
+      sc_queue_remove(r->loop, &r->qlink); /* never started: the server saw nothing */
     } else {
       sc_heap_remove(&r->loop->timers, &r->retry_timer);
     }
@@ -970,7 +1005,7 @@ static int l_progress(lua_State *L) {
 
 static int l_tostring(lua_State *L) {
   sc_request *r = check_request(L, 1);
-  static const char *const states[] = {"new", "running", "waiting to retry", "done"};
+  static const char *const states[] = {"new", "running", "waiting to retry", "done", "queued"};
   const char *url = r->url ? r->url : "";
   /* never show a query string or user info: presigned URLs carry secrets */
   const char *scheme_end = strstr(url, "://");
@@ -983,7 +1018,7 @@ static int l_tostring(lua_State *L) {
   lua_pushfstring(L, "scenario.core.request (%s ", r->method ? r->method : "?");
   lua_pushlstring(L, host, path_len);
   lua_pushfstring(L, ": %s, attempt %d)",
-                  states[r->state >= 0 && r->state <= ST_DONE ? r->state : 0], r->attempts);
+                  states[r->state >= 0 && r->state <= ST_QUEUED ? r->state : 0], r->attempts);
   lua_concat(L, 3);
   return 1;
 }
