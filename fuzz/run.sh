@@ -20,7 +20,7 @@ CFLAGS="-g -O1 -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -Werror -Icsrc
   $(pkg-config --cflags libcurl lua5.4)"
 LIBS="$(pkg-config --libs lua5.4 libcurl) -lm"
 # the core without request.c, which the harnesses that need it include
-CORE="csrc/buf.c csrc/heap.c csrc/retry.c csrc/loop.c csrc/timer.c csrc/fs.c csrc/core.c"
+CORE="csrc/buf.c csrc/heap.c csrc/retry.c csrc/loop.c csrc/timer.c csrc/fs.c csrc/scan.c csrc/core.c"
 
 mkdir -p "$OUT/artifacts"
 build() {
