@@ -313,6 +313,7 @@ int sc_loop_step(lua_State *L, sc_loop *loop, double max_seconds) {
 
 static int loop_gc(lua_State *L) {
   sc_loop *loop = (sc_loop *)luaL_checkudata(L, 1, SC_LOOP_MT);
+  while (loop->easy_pooled > 0) curl_easy_cleanup(loop->easy_pool[--loop->easy_pooled]);
   if (loop->multi) curl_multi_cleanup(loop->multi); /* may still call on_socket */
   loop->multi = NULL;
   if (loop->share) curl_share_cleanup(loop->share);

@@ -101,6 +101,9 @@ typedef struct sc_request {
   double elapsed;
   sc_timer retry_timer;
   sc_qlink qlink;       /* in the loop's start queue while ST_QUEUED */
+  char *final_url;      /* kept from the handle when it goes back to the pool */
+  long http_version;
+  int retired;          /* the handle went back to the pool: result still readable */
   char errbuf[CURL_ERROR_SIZE];
 } sc_request;
 
@@ -359,8 +362,38 @@ static double retry_delay(sc_request *r, CURLcode code) {
   return delay;
 }
 
+/* An easy handle for a new request: one a finished request gave back, or a
+   new one. */
+static CURL *take_easy(sc_loop *loop) {
+  if (loop->easy_pooled > 0) return loop->easy_pool[--loop->easy_pooled];
+  return curl_easy_init();
+}
+
+/* Gives r's handle (not in the multi handle) back to the loop's pool, reset
+   to libcurl's defaults (which keeps the connection, DNS and TLS caches: they
+   live in the loop's share), after keeping what req:result() reads from it;
+   frees it when the pool is full or the loop is closed. */
+static void retire_easy(sc_request *r) {
+  CURL *e = r->easy;
+  sc_loop *loop = r->loop;
+  char *url = NULL;
+  if (e == NULL) return;
+  curl_easy_getinfo(e, CURLINFO_EFFECTIVE_URL, &url);
+  r->final_url = url ? strdup(url) : NULL;
+  curl_easy_getinfo(e, CURLINFO_HTTP_VERSION, &r->http_version);
+  r->easy = NULL;
+  r->retired = 1;
+  if (loop->multi != NULL && loop->easy_pooled < SC_EASY_POOL) {
+    curl_easy_reset(e);
+    loop->easy_pool[loop->easy_pooled++] = e;
+  } else {
+    curl_easy_cleanup(e);
+  }
+}
+
 static void finish(sc_request *r) {
   r->state = ST_DONE;
+  retire_easy(r);
   close_upload(r); /* no attempt left: give the descriptor back now */
   r->elapsed = sc_now() - r->started;
   sc_finish(r->loop->L, r);
@@ -729,7 +762,7 @@ static int l_request(lua_State *L) {
   r->loop = loop;
   r->started = sc_now();
   luaL_setmetatable(L, SC_REQUEST_MT);
-  r->easy = curl_easy_init();
+  r->easy = take_easy(loop);
   if (r->easy == NULL) return luaL_error(L, "scenario.core.request: curl_easy_init failed");
   configure(L, 1, r);
   start_attempt(r);
@@ -746,8 +779,10 @@ static void release(lua_State *L, sc_request *r) {
   if (r->state == ST_QUEUED) sc_queue_remove(r->loop, &r->qlink);
   r->state = ST_DONE;
   close_upload(r);
-  if (r->easy) curl_easy_cleanup(r->easy);
-  r->easy = NULL;
+  retire_easy(r);
+  free(r->final_url);
+  r->final_url = NULL;
+  r->retired = 0; /* released: req:result() says closed */
   curl_slist_free_all(r->headers);
   r->headers = NULL;
   free(r->method);
@@ -783,6 +818,7 @@ static int l_cancel(lua_State *L) {
     r->canceled = 1;
     r->code = CURLE_ABORTED_BY_CALLBACK;
     r->state = ST_DONE;
+    retire_easy(r);
     close_upload(r);
     r->elapsed = sc_now() - r->started;
     sc_finish(L, r);
@@ -839,14 +875,21 @@ static void push_headers(lua_State *L, const sc_buf *b) {
     while (len > 0 && (p[len - 1] == '\r' || p[len - 1] == '\n')) len--;
     colon = memchr(p, ':', len);
     if (colon != NULL && strncmp(p, "HTTP/", 5) != 0) {
-      luaL_Buffer name;
+      char name[128]; /* lower-cased here: names longer than this go by luaL_Buffer */
       const char *v = colon + 1;
-      size_t vlen = len - (size_t)(v - p);
+      size_t vlen = len - (size_t)(v - p), nlen = (size_t)(colon - p);
       while (vlen > 0 && (*v == ' ' || *v == '\t')) v++, vlen--;
-      luaL_buffinit(L, &name);
-      for (const char *c = p; c < colon; c++)
-        luaL_addchar(&name, (char)(*c >= 'A' && *c <= 'Z' ? *c + 32 : *c));
-      luaL_pushresult(&name);
+      if (nlen <= sizeof name) {
+        for (size_t i = 0; i < nlen; i++)
+          name[i] = (char)(p[i] >= 'A' && p[i] <= 'Z' ? p[i] + 32 : p[i]);
+        lua_pushlstring(L, name, nlen);
+      } else {
+        luaL_Buffer long_name;
+        luaL_buffinit(L, &long_name);
+        for (const char *c = p; c < colon; c++)
+          luaL_addchar(&long_name, (char)(*c >= 'A' && *c <= 'Z' ? *c + 32 : *c));
+        luaL_pushresult(&long_name);
+      }
       lua_pushvalue(L, -1);
       lua_rawget(L, t);
       if (lua_isnil(L, -1)) {
@@ -960,10 +1003,10 @@ static int l_result(lua_State *L) {
     lua_pushnil(L);
     return 2;
   }
-  if (r->easy == NULL) return luaL_error(L, "scenario.core.request: closed");
+  if (r->easy == NULL && !r->retired) return luaL_error(L, "scenario.core.request: closed");
   if (r->code == CURLE_OK && !r->canceled) {
-    char *url = NULL;
-    long version = 0;
+    const char *url = r->final_url;
+    long version = r->http_version;
     lua_createtable(L, 0, 8);
     set_integer(L, "status", r->status);
     push_headers(L, &r->resp_headers);
@@ -972,12 +1015,10 @@ static int l_result(lua_State *L) {
     lua_setfield(L, -2, "body");
     set_integer(L, "attempts", r->attempts);
     set_number(L, "elapsed", r->elapsed);
-    curl_easy_getinfo(r->easy, CURLINFO_EFFECTIVE_URL, &url);
     if (url) {
       lua_pushstring(L, url);
       lua_setfield(L, -2, "url");
     }
-    curl_easy_getinfo(r->easy, CURLINFO_HTTP_VERSION, &version);
     lua_pushstring(L, version == CURL_HTTP_VERSION_2_0 ? "2"
                       : version == CURL_HTTP_VERSION_3 ? "3"
                       : version == CURL_HTTP_VERSION_1_0 ? "1.0" : "1.1");

@@ -62,6 +62,7 @@ double sc_wall_now(void);
 int sc_curl_not_sent(CURLcode code);
 
 /* ---- the loop (loop.c) ---- */
+#define SC_EASY_POOL 16 /* idle easy handles kept for reuse */
 #define SC_IO_BUDGET_DEFAULT 0.0005 /* seconds of transfer I/O in a step(0) */
 #define SC_START_BUDGET_DEFAULT 2   /* transfers a step(0) lets into the multi */
 
@@ -100,6 +101,11 @@ typedef struct sc_loop {
   int start_budget;    /* attempts a step(0) admits; 0: no limit */
   int admitted;        /* attempts the last step admitted */
   double admissions;   /* attempts admitted, ever */
+  /* Easy handles of finished requests, reset to libcurl's defaults, for the
+     next requests (request.c): a handle's buffers and state are made once,
+     not per request. */
+  CURL *easy_pool[SC_EASY_POOL];
+  int easy_pooled;
 } sc_loop;
 
 double sc_now(void);

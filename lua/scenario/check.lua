@@ -73,20 +73,31 @@ local KINDS = {
     end },
 }
 
+-- A string spec ("string|number?") parsed once: its KINDS entries, and
+-- whether nil is allowed. Every request checks its options against a few.
+local parsed = {}
+local function parse(spec)
+  local p = parsed[spec]
+  if not p then
+    p = { optional = spec:sub(-1) == "?" }
+    for kind in (p.optional and spec:sub(1, -2) or spec):gmatch("[^|]+") do
+      p[#p + 1] = assert(KINDS[kind], "scenario.check: unknown kind")
+    end
+    parsed[spec] = p
+  end
+  return p
+end
+
 -- nil when v fits the string spec, else the reason ("must be ... (got ...)")
 local function reason(v, spec)
-  local optional = spec:sub(-1) == "?"
-  if optional then
-    if v == nil then return nil end
-    spec = spec:sub(1, -2)
+  local p = parse(spec)
+  if p.optional and v == nil then return nil end
+  for i = 1, #p do
+    if p[i][2](v) then return nil end
   end
   local whats = {}
-  for kind in spec:gmatch("[^|]+") do
-    local k = assert(KINDS[kind], "scenario.check: unknown kind")
-    if k[2](v) then return nil end
-    whats[#whats + 1] = k[1]
-  end
-  return "must be " .. table.concat(whats, " or ") .. (optional and " or nil" or "")
+  for i = 1, #p do whats[i] = p[i][1] end
+  return "must be " .. table.concat(whats, " or ") .. (p.optional and " or nil" or "")
     .. " (got " .. M.show(v) .. ")"
 end
 
@@ -113,7 +124,17 @@ local function add(problems, name, v, spec)
       problems[#problems + 1] = name .. ": must be a table or nil (got " .. M.show(v) .. ")"
       return
     end
-    for _, k in ipairs(sorted_keys(spec)) do add(problems, name .. "." .. k, v[k], spec[k]) end
+    local keys = sorted_keys(spec)
+    for i = 1, #keys do
+      local k = keys[i]
+      local sub = spec[k]
+      if type(sub) == "table" then
+        add(problems, name .. "." .. k, v[k], sub)
+      else
+        local why = reason(v[k], sub)   -- the name is only made for a problem
+        if why then problems[#problems + 1] = name .. "." .. k .. ": " .. why end
+      end
+    end
     return
   end
   local why = reason(v, spec)

@@ -502,7 +502,7 @@ function Client:request(method, path, opts)
   }
   loop.await(req)
   local res, cerr = req:result()
-  local shown_path = path:gsub("%?.*$", "")
+  local shown_path = find(path, "?", 1, true) and path:gsub("%?.*$", "") or path
   if not res then
     local err = transport_error(self, cerr, ctx)
     self.log("debug", "%s %s -> %s (%.3f s, attempt %d)", method, shown_path, err.kind,
