@@ -26,6 +26,7 @@ local BUILD = "build/bench"
 local LUA = os.getenv("LUA") or "lua5.4"
 
 local B1_N, B2_JOBS, B2_SECONDS = 5000, 200, 3
+local B1_PAR = 16   -- B1's concurrent variant: requests in flight
 local B4_FILES, B4_SIZE, B4_CONC = 100, 4 * 1024 * 1024, 8
 local B3_SIZE, B3_PART = 1024 * 1024 * 1024, 8 * 1024 * 1024
 local B5_TRANSFERS, B5_SECONDS, B5_POLLS = 100, 5, 20
@@ -308,11 +309,25 @@ local function b1(base)
       return { rps = B1_N / r.result.seconds }
     end }
   end
-  R.b1_sdk, R.b1_c, R.b1_socket, R.b1_jit = interleaved({
+  -- the concurrent variant's baseline: curl --parallel over the same URLs
+  local cfg = {}
+  for _ = 1, B1_N do cfg[#cfg + 1] = 'url = "' .. url .. '"\noutput = "/dev/null"' end
+  writefile(T .. "/curl-b1.cfg", table.concat(cfg, "\n") .. "\n")
+  local function wall_side(label, cmd)
+    return { label, function()
+      local r = timed(cmd)
+      if not r.ok then return nil, last_stderr() end
+      return { rps = B1_N / ((r.result and r.result.seconds) or r.wall) }
+    end }
+  end
+  R.b1_sdk, R.b1_c, R.b1_socket, R.b1_jit, R.b1_par, R.b1_curlpar = interleaved({
     side("B1 SDK", lua_cmd("b1_sdk.lua", base, B1_N)),
     side("B1 C+libcurl", BUILD .. "/b1_baseline " .. q(url) .. " " .. B1_N),
     side("B1 LuaSocket", lua_cmd("b1_socket.lua", url, B1_N)),
     side("B1 SDK LuaJIT", LUAJIT .. " " .. lua_cmd("b1_sdk.lua", base, B1_N):gsub("^%S+ ", "")),
+    side("B1 SDK 16 in flight", lua_cmd("b1_concurrent.lua", base, B1_N, B1_PAR)),
+    wall_side("B1 curl --parallel", "curl -sS -f --no-progress-meter --parallel --parallel-max " ..
+      B1_PAR .. " -K " .. q(T .. "/curl-b1.cfg")),
   }, RUNS_SHORT)
 end
 
@@ -557,7 +572,15 @@ local function build_rows(have_uploads, upload_reason, have_runner, runner_reaso
     "LuaSocket " ..
     (capture(LUA .. [[ -e 'io.write(require("socket")._VERSION)' 2>/dev/null]]):match("[%d.]+") or "") ..
     " `socket.http.request` (no keep-alive in LuaSocket: a connection per request; no decoding)",
-    cell(l, "int", "req/s"), lr and string.format("%.2fx", lr) or "—", "shown for reference", "—" }
+    cell(l, "int", "req/s"), lr and string.format("%.2fx", lr) or "—", "≥ 1.3x",
+    s and l and verdict(lr >= 1.3) or no("B1") }
+  local p, cp = R.b1_par and R.b1_par.rps, R.b1_curlpar and R.b1_curlpar.rps
+  local pr = p and cp and p.median / cp.median
+  row { "B1", ("the same 5,000 requests, %d in flight (`scenario.spawn`, `bench/b1_concurrent.lua`)")
+    :format(B1_PAR), cell(p, "int", "req/s"),
+    ("`curl --parallel --parallel-max %d` of the same URLs (no decoding)"):format(B1_PAR),
+    cell(cp, "int", "req/s"), pr and string.format("%.2fx", pr) or "—", "≥ 0.8x",
+    p and cp and verdict(pr >= 0.8) or no("B1") }
   -- B2
   local w, cpu = R.b2 and R.b2.wall, R.b2 and R.b2.cpu_pct
   local poll = R.b2_poll or 2
