@@ -19,7 +19,7 @@
  * The I/O budget.  When a hundred transfers have data at once, serving every
  * ready socket is tens of milliseconds, which a host's frame loop cannot afford
  * in one step(0).  So a step has a budget for transfer I/O: the larger of
- * `io_budget` (core.io_budget, 0.5 ms by default) and the step's own max_ms.
+ * `io_budget` (core.io_budget, 0.25 ms by default) and the step's own max_ms.
  * Once it has passed, the ready sockets not served yet are left alone: poll is
  * level-triggered, so the next step finds them ready again, and it starts
  * after the last socket served (round robin by descriptor), so that every

@@ -63,7 +63,7 @@ int sc_curl_not_sent(CURLcode code);
 
 /* ---- the loop (loop.c) ---- */
 #define SC_EASY_POOL 16 /* idle easy handles kept for reuse */
-#define SC_IO_BUDGET_DEFAULT 0.0005 /* seconds of transfer I/O in a step(0) */
+#define SC_IO_BUDGET_DEFAULT 0.00025 /* seconds of transfer I/O in a step(0) */
 #define SC_START_BUDGET_DEFAULT 2   /* transfers a step(0) lets into the multi */
 
 /* A link of the queue of requests waiting to enter the multi handle: kept in

@@ -27,7 +27,7 @@ describe("the step's I/O budget", function()
   teardown(function()
     os.execute("kill " .. pid)
     pipe:close()
-    core.io_budget(0.5)
+    core.io_budget(0.25)
   end)
 
   local BIG = 256 * 1024 * 1024 -- never done within a test: cancelled on the way
@@ -44,8 +44,8 @@ describe("the step's I/O budget", function()
 
   it("delivers every byte in order when step(0) leaves ready sockets to later steps", function()
     local before = core.io_budget(0.01)                -- 10 µs: one socket per step
-    finally(function() core.io_budget(0.5) end)
-    assert.are.equal(0.5, before)                      -- the default
+    finally(function() core.io_budget(0.25) end)
+    assert.are.equal(0.25, before)                     -- the default
     local _, deferred0 = core.io_deferred()
     local chunks = {}
     local reqs = start(12, chunks)
@@ -79,12 +79,12 @@ describe("the step's I/O budget", function()
     local _, deferred1 = core.io_deferred()
     assert.are.equal(deferred0, deferred1)
     for i = 1, 4 do assert.are.equal(SIZE, #table.concat(chunks[i])) end
-    core.io_budget(0.5)
+    core.io_budget(0.25)
   end)
 
   it("cancels and collects transfers whose sockets were left for later", function()
     core.io_budget(0.01)
-    finally(function() core.io_budget(0.5) end)
+    finally(function() core.io_budget(0.25) end)
     local chunks = {}
     local reqs = start(8, chunks, BIG)
     local give_up = core.now() + 10
@@ -121,7 +121,7 @@ describe("the step's I/O budget", function()
 
   it("output: C writes the 2xx bodies to files, in steps bounded by the budget", function()
     core.io_budget(0.01)
-    finally(function() core.io_budget(0.5) end)
+    finally(function() core.io_budget(0.25) end)
     local dir = files.tmpdir()
     local reqs, outs = {}, {}
     for i = 1, 8 do
@@ -190,6 +190,6 @@ describe("the step's I/O budget", function()
 
   it("refuses a negative budget", function()
     assert.has_error(function() core.io_budget(-1) end)
-    assert.are.equal(0.5, core.io_budget())
+    assert.are.equal(0.25, core.io_budget())
   end)
 end)
