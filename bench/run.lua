@@ -592,7 +592,7 @@ local function build_rows(have_uploads, upload_reason, have_runner, runner_reaso
     w and string.format("%.2fx", w.median / B2_SECONDS) or "—",
     string.format("≤ %g s (3 s + 2 poll intervals)", limit), w and verdict(w.median <= limit) or no("B2") }
   row { "B2", "client CPU time (`os.clock`) over the same wall", cell(cpu, "%.2f", "%"), "—", "—", "—",
-    "< 5% of wall", cpu and verdict(cpu.median < 5) or no("B2") }
+    "< 2% of wall", cpu and verdict(cpu.median < 2) or no("B2") }
   -- B3
   local cu = R.b3_curl
   local base3 = "`curl -T` of the same file, one stream"
@@ -627,7 +627,7 @@ local function build_rows(have_uploads, upload_reason, have_runner, runner_reaso
   row { "B4", string.format("download of %d files of 4 MiB from nginx (`client.assets:download`, %d at once): wall",
       B4_FILES, B4_CONC),
     cell(sw, "%.3f", "s"), base4, cell(cw, "%.3f", "s"), r4 and string.format("%.2fx", r4) or "—",
-    "≤ 1.1x", r4 and verdict(r4 <= 1.1) or no("B4") }
+    "≤ 1.05x", r4 and verdict(r4 <= 1.05) or no("B4") }
   local sr, cr = R.b4_sdk and R.b4_sdk.rss_mib, R.b4_curl and R.b4_curl.rss_mib
   row { "B4", "peak RSS (`/usr/bin/time -v`)", cell(sr, "%.1f", "MiB"), base4, cell(cr, "%.1f", "MiB"),
     sr and cr and string.format("%.2fx", sr.median / cr.median) or "—", "< 40 MiB",
