@@ -6,29 +6,8 @@
 -- download.assets (what job:download calls) with the URLs of real outputs.
 local download = require "scenario.download"
 local sim_mod = require "support.sim"
-
-local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("*a")
-  f:close()
-  return s
-end
-
-local function write(path, s)
-  local f = assert(io.open(path, "wb"))
-  f:write(s)
-  f:close()
-end
-
--- the names of the files in dir, sorted
-local function listing(dir)
-  local p = assert(io.popen("ls -A '" .. dir .. "' 2>/dev/null"))
-  local names = {}
-  for l in p:lines() do names[#names + 1] = l end
-  p:close()
-  table.sort(names)
-  return names
-end
+local files = require "support.files"
+local read, write, listing = files.read, files.write, files.ls
 
 local function escape(s)
   return (s:gsub("[%^%$%(%)%%%.%[%]%*%+%-%?]", "%%%0"))

@@ -34,13 +34,7 @@ local CAP, TIMEOUT = tonumber(arg[4]), tonumber(arg[5])
 local client = scenario.new { base_url = BASE, api_key = "KEY", api_secret = "SECRET",
   max_response_bytes = CAP, timeout = TIMEOUT, max_retries = 2, log = false }
 
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local read = require("support.files").read
 
 -- every key and string of a table, for the parent to search
 local function flat(v, out)

@@ -16,6 +16,7 @@
 local sh = require "support.sh"
 local interp = require "support.interp"
 local sim_mod = require "support.sim"
+local write = require("support.files").write
 
 -- a 1x1 PNG image, as a Lua string literal's escapes
 local PNG = [[\137\80\78\71\13\10\26\10\0\0\0\13\73\72\68\82\0\0\0\1\0\0\0\1\8\2\0\0\0\144\119\83]] ..
@@ -65,12 +66,6 @@ local function blocks()
     i = i + 1
   end
   return out
-end
-
-local function write(path, text)
-  local f = assert(io.open(path, "wb"))
-  f:write(text)
-  f:close()
 end
 
 describe("README", function()
