@@ -187,4 +187,23 @@ function M.raise(err)
   if err then error(err, 0) end
 end
 
+--- Makes each method of `class` named in `names` (default: every function
+-- of the class but its metamethods) check its self first and raise the
+-- validation error of "prefix:name" when called with '.' instead of ':'.
+function M.guard_methods(class, prefix, names)
+  if not names then
+    names = {}
+    for name, fn in pairs(class) do
+      if type(fn) == "function" and not name:match("^__") then names[#names + 1] = name end
+    end
+  end
+  for _, name in ipairs(names) do
+    local fn, where = class[name], prefix .. ":" .. name
+    class[name] = function(self, ...)
+      M.raise(M.self(where, self, class))
+      return fn(self, ...)
+    end
+  end
+end
+
 return M

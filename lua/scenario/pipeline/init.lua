@@ -70,15 +70,8 @@ M.Group = Group
 -- step.asset(1) for step:asset(1) would index a number inside plan.lua (or
 -- make a reference to nothing): the reference makers of steps and groups
 -- check their self first and raise, as the rest of the builder does.
-for _, class in ipairs { { Step, "step" }, { Group, "group" } } do
-  for _, name in ipairs { "asset", "assets" } do
-    local fn, where = class[1][name], class[2] .. ":" .. name
-    class[1][name] = function(self, ...)
-      check.raise(check.self(where, self, class[1]))
-      return fn(self, ...)
-    end
-  end
-end
+check.guard_methods(Step, "step", { "asset", "assets" })
+check.guard_methods(Group, "group", { "asset", "assets" })
 
 -- Operations that answer a job other than generate.*.
 local JOB_OPERATIONS = { PutWorkflowRunByWorkflowId = true }

@@ -102,21 +102,8 @@ end
 -- error naming the call, as misuse of the pipeline builder raises. What is
 -- built wrong (bad names, types, options) is collected instead and returned
 -- by wf:compile.
-local function check_self(class, prefix)
-  local names = {}
-  for name, fn in pairs(class) do
-    if type(fn) == "function" and not name:match("^__") then names[#names + 1] = name end
-  end
-  for _, name in ipairs(names) do
-    local fn, where = class[name], prefix .. ":" .. name
-    class[name] = function(self, ...)
-      check.raise(check.self(where, self, class))
-      return fn(self, ...)
-    end
-  end
-end
-check_self(Workflow, "wf")
-check_self(builder.Node, "node")
-check_self(builder.Ref, "ref")
+check.guard_methods(Workflow, "wf")
+check.guard_methods(builder.Node, "node")
+check.guard_methods(builder.Ref, "ref")
 
 return M
