@@ -222,9 +222,13 @@ fetch = function(client, url, path, opts, temp)
     retryable = res.status >= 500 }
 end
 
---- Downloads an asset record (its url) to path, bounded by the size the
--- asset announces (properties.size) when it has one. opts: as M.url.
+--- Downloads an asset record (its url; an `api` error when it has none) to
+-- path, bounded by the size the asset announces (properties.size) when it
+-- has one. opts: as M.url.
 function M.asset(client, asset, path, opts)
+  if type(asset.url) ~= "string" then
+    return nil, errors.new { kind = "api", message = "asset " .. tostring(asset.id) .. " has no url" }
+  end
   local props = type(asset.properties) == "table" and asset.properties or {}
   local o = {}
   for k, v in pairs(opts or {}) do o[k] = v end
@@ -243,13 +247,7 @@ function M.assets(client, assets, dir, opts)
   local paths_of = M.file_names(assets, dir)
   local tasks = {}
   for i, asset in ipairs(assets) do
-    tasks[i] = function()
-      local url = asset.url
-      if type(url) ~= "string" then
-        return nil, errors.new { kind = "api", message = "asset " .. tostring(asset.id) .. " has no url" }
-      end
-      return M.asset(client, asset, paths_of[i], opts)
-    end
+    tasks[i] = function() return M.asset(client, asset, paths_of[i], opts) end
   end
   local results = loop.gather(tasks, opts.concurrency or 4)
   local paths, first_err = {}, nil

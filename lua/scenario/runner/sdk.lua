@@ -3,7 +3,6 @@
 -- bar each, and the pieces of their JSON documents.
 local scenario = require "scenario"
 local json = require "scenario.json"
-local errors = require "scenario.errors"
 local loop = require "scenario.loop"
 local job = require "scenario.job"
 local download = require "scenario.download"
@@ -99,14 +98,6 @@ local function download_bar(ui, assets, got)
   return bar, draw
 end
 
--- The download of one asset record to path; path or nil, err.
-local function fetch_one(client, a, path, on_progress)
-  if type(a.url) ~= "string" then
-    return nil, errors.new { kind = "api", message = "asset " .. tostring(a.id) .. " has no url" }
-  end
-  return download.asset(client, a, path, { on_progress = on_progress })
-end
-
 --- Downloads asset records into dir under one progress bar, every one it
 -- can. Returns files, the list of { asset = id, path } written, and
 -- failures, the list of { asset = id, err } of the others (both in the
@@ -125,10 +116,10 @@ function M.download_assets(ui, client, assets, dir)
   local tasks = {}
   for i, a in ipairs(assets) do
     tasks[i] = function()
-      return fetch_one(client, a, paths[i], function(n)
+      return download.asset(client, a, paths[i], { on_progress = function(n)
         got[i] = n
         draw()
-      end)
+      end })
     end
   end
   draw()
