@@ -641,13 +641,9 @@ local function path_only(op, fields)
     if type(v) ~= "string" or v == "" then return nil end
   end
   if count ~= n then return nil end
-  local path = op.path
-  for i = 1, n do
-    local v = fields[names[i]]
-    if v == nil then return nil end
-    local a, b = path:find("{" .. names[i] .. "}", 1, true)
-    path = path:sub(1, a - 1) .. M.encode_path_segment(v) .. path:sub(b + 1)
-  end
+  local ctx = { problems = {} }
+  local path = build_path(ctx, op, fields)
+  if #ctx.problems > 0 then return nil end   -- a field that is not a path parameter
   return { path = path, query = {}, unknown = NONE, suggestions = NONE }
 end
 
