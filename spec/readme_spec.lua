@@ -16,7 +16,8 @@
 local sh = require "support.sh"
 local interp = require "support.interp"
 local sim_mod = require "support.sim"
-local write = require("support.files").write
+local files = require "support.files"
+local read, write = files.read, files.write
 
 -- a 1x1 PNG image, as a Lua string literal's escapes
 local PNG = [[\137\80\78\71\13\10\26\10\0\0\0\13\73\72\68\82\0\0\0\1\0\0\0\1\8\2\0\0\0\144\119\83]] ..
@@ -125,15 +126,21 @@ describe("README", function()
     for _, b in ipairs(all) do
       if b.kind == "sh" then
         -- a script file, line by line as a user types it (bash -e: the
-        -- first failing command fails the block), in its own process group,
-        -- so that a server it starts in the background is stopped with it
-        local script = os.tmpname()
-        write(script, "set -e -o pipefail\n" .. b.text .. "\ntrap '' TERM; kill -- -$$; exit 0\n")
+        -- first failing command fails the block), in a process group of its
+        -- own (setsid), whose number it writes first. Its output goes to a
+        -- file, not a pipe: a server the block starts in the background
+        -- holds the file open, and the wait ends when bash does. Then the
+        -- whole group is killed, whether the block passed or failed.
+        local script, out_file, group_file = os.tmpname(), os.tmpname(), os.tmpname()
+        write(script, "echo $$ > " .. group_file .. "\nset -e -o pipefail\n" .. b.text .. "\n")
         -- as a user's shell runs them: without the sanitizer build's
         -- LD_PRELOAD (the plain runner deadlocks with ASan preloaded)
-        local ok, out = sh("env -u LD_PRELOAD -u ASAN_OPTIONS -u UBSAN_OPTIONS " .. env ..
-          "PATH=" .. ROOT .. "/build:$PATH setsid bash " .. script .. " 2>&1")
-        os.remove(script)
+        local ok = sh("env -u LD_PRELOAD -u ASAN_OPTIONS -u UBSAN_OPTIONS " .. env ..
+          "PATH=" .. ROOT .. "/build:$PATH setsid -w bash " .. script .. " >" .. out_file .. " 2>&1")
+        local group = tonumber(read(group_file) or "")
+        if group then os.execute("bash -c 'kill -KILL -- -" .. group .. "' 2>/dev/null") end
+        local out = read(out_file) or ""
+        os.remove(script); os.remove(out_file); os.remove(group_file)
         assert.is_true(ok, "README.md:" .. b.line .. ":\n" .. b.text .. "\n--\n" .. out)
       end
     end
