@@ -158,10 +158,28 @@ define build_and_test
 	if [ -n "$$failed" ]; then echo "the suite failed on:$$failed" >&2; exit 1; fi
 endef
 
-# the suite on Lua 5.4 and LuaJIT (spec/embed_spec.lua also runs the LuaJIT
-# build's embed-host, so build-luajit is made even for lua5.4's run)
+# The same, with the suites side by side: the first interpreter's in the
+# foreground, each other's in the background into a log printed when the
+# first ends (most of a suite waits on servers, so two share two cores).
+define build_and_test_side_by_side
+	@set -e; for l in $(1); do $(MAKE) --no-print-directory LUA=$$l all; done
+	@logs=$$(mktemp -d); first=$(firstword $(1)); fb=build; [ $$first = lua5.4 ] || fb=build-$$first; \
+	for l in $(wordlist 2,99,$(1)); do \
+	  ( b=build; [ $$l = lua5.4 ] || b=build-$$l; SCENARIO_BUILD=$$b $(BUSTED) --lua=$$l >$$logs/$$l 2>&1; echo $$? >$$logs/$$l.status ) & \
+	done; \
+	echo "SCENARIO_BUILD=$$fb $(BUSTED) --lua=$$first   (and$(wordlist 2,99,$(1)) beside it)"; \
+	failed=""; SCENARIO_BUILD=$$fb $(BUSTED) --lua=$$first || failed=" $$first"; \
+	wait; \
+	for l in $(wordlist 2,99,$(1)); do \
+	  echo "$(BUSTED) --lua=$$l"; cat $$logs/$$l; \
+	  [ "$$(cat $$logs/$$l.status)" = 0 ] || failed="$$failed $$l"; \
+	done; \
+	rm -rf $$logs; \
+	if [ -n "$$failed" ]; then echo "the suite failed on:$$failed" >&2; exit 1; fi
+endef
+
 test: deps $(PRISM)
-	$(call build_and_test,$(TEST_LUAS))
+	$(call build_and_test_side_by_side,$(TEST_LUAS))
 
 # the suite on the other interpreters (CI runs it after make test)
 test-more-lua: deps $(PRISM)

@@ -3,7 +3,7 @@
 -- see (logs, errors, tracebacks, tostring of every object). The spec greps it.
 local scenario = require "scenario"
 local sim_mod = require "support.sim"
-local sim = sim_mod.start()
+local sim = sim_mod.start { job_duration = 0.3 }
 
 local function show(label, ...)
   local parts = { label }
@@ -20,7 +20,7 @@ end
 local levels = { "debug", "info", "warn", "error", function(level, msg) print("fn", level, msg) end }
 for _, level in ipairs(levels) do
   for _, auth in ipairs { "basic", "bearer" } do
-    local opts = { base_url = sim.url, log = level, poll_interval = 0.1, timeout = 1 }
+    local opts = { base_url = sim.url, log = level, poll_interval = 0.1, timeout = 0.5 }
     if auth == "basic" then
       opts.api_key, opts.api_secret = sim_mod.KEY, sim_mod.SECRET
     else
@@ -32,7 +32,7 @@ for _, level in ipairs(levels) do
     show("404", c:request("GET", "/assets/missing"))
     show("500", c.generate:txt2img({ prompt = "x" }, { headers = { ["X-Sim-Fault"] = "status=500" } }))
     show("429", c:request("GET", "/assets", { headers = { ["X-Sim-Fault"] = "status=429" }, max_retries = 1 }))
-    show("timeout", c:request("GET", "/assets", { headers = { ["X-Sim-Fault"] = "delay_headers=2" } }))
+    show("timeout", c:request("GET", "/assets", { headers = { ["X-Sim-Fault"] = "delay_headers=1" } }))
     show("reset", c:request("GET", "/assets", { headers = { ["X-Sim-Fault"] = "reset" } }))
     show("html", c:request("GET", "/assets", { headers = { ["X-Sim-Fault"] = "html" }, max_retries = 0 }))
     show("badjson", c:request("GET", "/assets", { headers = { ["X-Sim-Fault"] = "invalid_json" } }))
