@@ -37,15 +37,15 @@ describe("rockspec", function()
       end
     end
     local p = io.popen("find lua/scenario -name '*.lua'")
-    local files = 0
+    local in_tree = 0
     for path in p:lines() do
-      files = files + 1
+      in_tree = in_tree + 1
       assert.is_truthy(listed[path], path .. " is missing from the rockspec")
     end
     p:close()
     local n = 0
     for _ in pairs(listed) do n = n + 1 end
-    assert.are.equal(files, n, "the rockspec lists files that are not in the tree")
+    assert.are.equal(in_tree, n, "the rockspec lists files that are not in the tree")
     local core = {}
     for src in read("Makefile"):match("\nCORE_SRC%s*=([^\n]*\n[^\n]*)"):gmatch("csrc/[%w_]+%.c") do
       core[#core + 1] = src
