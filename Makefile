@@ -167,7 +167,7 @@ define build_and_test_side_by_side
 	for l in $(wordlist 2,99,$(1)); do \
 	  ( b=build; [ $$l = lua5.4 ] || b=build-$$l; SCENARIO_BUILD=$$b $(BUSTED) --lua=$$l >$$logs/$$l 2>&1; echo $$? >$$logs/$$l.status ) & \
 	done; \
-	echo "SCENARIO_BUILD=$$fb $(BUSTED) --lua=$$first   (and$(wordlist 2,99,$(1)) beside it)"; \
+	echo "SCENARIO_BUILD=$$fb $(BUSTED) --lua=$$first   (and $(wordlist 2,99,$(1)) beside it)"; \
 	failed=""; SCENARIO_BUILD=$$fb $(BUSTED) --lua=$$first || failed=" $$first"; \
 	wait; \
 	for l in $(wordlist 2,99,$(1)); do \
