@@ -15,7 +15,7 @@ local resources = require "scenario.resources"
 local check = require "scenario.check"
 
 local M = {}
-local find, sub, byte = string.find, string.sub, string.byte
+local find, byte = string.find, string.byte
 
 M.VERSION = core.VERSION
 M.DEFAULT_BASE_URL = "https://api.cloud.scenario.com/v1"
@@ -75,9 +75,15 @@ end
 -- a raw Lua error there, a line break in a header would be refused there, and
 -- NaN, infinities or huge numbers would overflow its C integers. Returns the
 -- list of problems, or nil.
+local NUMERIC_REQUEST_OPTIONS = { "timeout", "max_retries" }
+
 local function request_option_problems(opts)
+  if opts.timeout == nil and opts.max_retries == nil and opts.max_response_bytes == nil
+      and opts.headers == nil then
+    return nil                          -- most calls: nothing to check
+  end
   local problems = {}
-  for _, k in ipairs { "timeout", "max_retries" } do
+  for _, k in ipairs(NUMERIC_REQUEST_OPTIONS) do
     local v = opts[k]
     if v ~= nil and not (type(v) == "number" and v >= 0 and v <= M.LIMITS[k]) then
       problems[#problems + 1] = string.format("options.%s: must be a number from 0 to %s (got %s)",
@@ -251,8 +257,9 @@ end
 local REQUEST_ID_HEADERS = { "x-request-id", "x-amzn-requestid", "apigw-requestid", "x-amz-apigw-id" }
 
 local function request_id_of(headers)
-  for _, h in ipairs(REQUEST_ID_HEADERS) do
-    if headers[h] then return headers[h] end
+  for i = 1, #REQUEST_ID_HEADERS do
+    local v = headers[REQUEST_ID_HEADERS[i]]
+    if v then return v end
   end
 end
 
@@ -292,8 +299,8 @@ function Client:headers_for(url, extra, has_body, public)
   -- the same every time: built once per kind (body or not, public or not)
   local base = self.base_url
   local after = byte(url, #base + 1)   -- "/" or "?": not http://host.other
-  local cacheable = (extra == nil or next(extra) == nil) and sub(url, 1, #base) == base
-    and (after == 47 or after == 63)
+  local cacheable = (extra == nil or next(extra) == nil) and (after == 47 or after == 63)
+    and find(url, base, 1, true) == 1
   local slot = cacheable and (has_body and 1 or 0) + (public and 2 or 0) + 1
   if slot then
     local cached = private[self].fixed_headers[slot]
@@ -488,8 +495,14 @@ function Client:request(method, path, opts)
   local aerr = check.self("client:request", self, Client) or check.args("client:request",
     "method", method, "method", "path", path, "path", "options", opts, REQUEST_OPTIONS)
   if aerr then return nil, aerr end
-  opts = opts or {}
-  method = method:upper()
+  return M.send(self, method:upper(), path, opts or {})
+end
+
+--- client:request without its argument checks, for the modules that call
+-- it with arguments they made (the resource layer, jobs): method in capitals,
+-- path an API path, opts a table of the request options. The hot path of
+-- every call.
+function M.send(self, method, path, opts)
   local ctx, perr = prepare(self, method, path, opts)
   if not ctx then return nil, perr end
   local req = core.request {

@@ -12,6 +12,12 @@ local util = require "scenario.util"
 
 local M = {}
 
+-- client:request without its argument checks (scenario.client requires
+-- this module, so it is looked up when first called)
+local function send(client, method, path, opts)
+  return require("scenario.client").send(client, method, path, opts)
+end
+
 local Job = {}
 Job.__index = Job
 M.Job = Job
@@ -67,9 +73,12 @@ end
 --- Builds a Job from a job record (the API's `job` object) or an id.
 function M.new(client, record)
   if type(record) == "string" then record = { jobId = record } end
-  local self = setmetatable({ client = client }, Job)
-  track.job_created(self)
-  self:_update(record)
+  -- the fields _update sets, made at once (one allocation of the table)
+  local self = setmetatable({ client = client, record = record, id = record.jobId or record.id,
+    status = record.status or "pending", progress = tonumber(record.progress) or 0,
+    type = record.jobType }, Job)
+  -- reported while it runs (one that has already ended would be forgotten at once)
+  if not M.TERMINAL[self.status] then track.job_created(self) end
   return self
 end
 
@@ -99,7 +108,7 @@ end
 function Job:refresh(opts)
   local aerr = not_job(self, "refresh") or check.args("job:refresh", "options", opts, REFRESH_OPTIONS)
   if aerr then return nil, aerr end
-  local body, err = self.client:request("GET", "/jobs/" .. util.urlencode(self.id),
+  local body, err = send(self.client, "GET", "/jobs/" .. util.urlencode(self.id),
     { operation = "GetJobId", timeout = opts and opts.timeout, max_retries = opts and opts.max_retries })
   if not body then return nil, err end
   return self:_update(body.job or body)

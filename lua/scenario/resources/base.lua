@@ -65,6 +65,8 @@ local function note_unknown(client, op, routed)
   end
 end
 
+local BOOLEAN_OPTIONS = { "dry_run", "strict" }
+
 local function check_options(op, options)
   if type(options) ~= "table" then
     return { "options: must be a table (got " .. type(options) .. ")" }
@@ -75,7 +77,7 @@ local function check_options(op, options)
       problems[#problems + 1] = "options." .. tostring(k) .. ": unknown option"
     end
   end
-  for _, k in ipairs { "dry_run", "strict" } do
+  for _, k in ipairs(BOOLEAN_OPTIONS) do
     if options[k] ~= nil and type(options[k]) ~= "boolean" then
       problems[#problems + 1] = "options." .. k .. ": must be a boolean (got " .. check.show(options[k]) .. ")"
     end
@@ -86,18 +88,19 @@ local function check_options(op, options)
   if #problems > 0 then return problems end
 end
 
---- Calls an operation with already merged fields (path parameters by name).
--- Returns body, response; generations return a Job (dry runs the cost table).
-function M.call(client, op, fields, options)
-  options = options or {}
-  local problems = check_options(op, options)
-  if problems then return nil, validation_error(op, problems) end
-  if type(fields) ~= "table" then
-    return nil, validation_error(op, { "fields: must be a table (got " .. type(fields) .. ")" })
-  end
-  local strict = validate.strict_for(op, client.strict, options)
-  local routed, vproblems = validate.check(op, fields, { strict = strict })
-  if not routed then return nil, validation_error(op, vproblems) end
+-- client:request without its argument checks (scenario.client requires
+-- this module, so it is looked up when first called)
+local send
+send = function(...)
+  send = require("scenario.client").send
+  return send(...)
+end
+
+-- No options: shared, never written.
+local NO_OPTIONS = setmetatable({}, { __newindex = function() error("read-only", 2) end })
+
+-- Fields sent although undeclared, and a deprecated operation: noted in the log.
+local function note(client, op, routed)
   if #routed.unknown > 0 then note_unknown(client, op, routed) end
   if op.deprecated then
     client._deprecated = client._deprecated or {}
@@ -106,22 +109,51 @@ function M.call(client, op, fields, options)
       client.log("debug", "%s (%s %s) is deprecated in the API document", op.id, op.method, op.path)
     end
   end
-  local body, res = client:request(op.method, routed.path, {
-    query = routed.query, body = routed.body, unsafe = op.unsafe, operation = op.id,
+end
+
+-- Sends a validated call (its path, query and body routed) and shapes the
+-- answer: a Job for a generation, else the body; then the response.
+local function run(client, op, path, query, body, options)
+  local answer, res = send(client, op.method, path, {
+    query = query, body = body, unsafe = op.unsafe, operation = op.id,
     public = not op.auth,
     timeout = options.timeout, max_retries = options.max_retries,
     headers = options.headers, dry_run = options.dry_run,
     max_response_bytes = options.max_response_bytes,
   })
-  if not body then return nil, res end
-  if not options.dry_run and type(body) == "table" and type(body.job) == "table"
+  if not answer then return nil, res end
+  if not options.dry_run and type(answer) == "table" and type(answer.job) == "table"
     and (op.resource == "generate" or RETURNS_JOB[op.id]) then
-    local j = job.new(client, body.job)
-    j.cost = body.creativeUnitsCost
-    j.response = body
+    local j = job.new(client, answer.job)
+    j.cost = answer.creativeUnitsCost
+    j.response = answer
     return j, res
   end
-  return body, res
+  return answer, res
+end
+
+--- Calls an operation with already merged fields (path parameters by name).
+-- Returns body, response; generations return a Job (dry runs the cost table).
+function M.call(client, op, fields, options)
+  if options == nil or (type(options) == "table" and next(options) == nil) then
+    options = NO_OPTIONS
+  else
+    local problems = check_options(op, options)
+    if problems then return nil, validation_error(op, problems) end
+  end
+  if type(fields) ~= "table" then
+    return nil, validation_error(op, { "fields: must be a table (got " .. type(fields) .. ")" })
+  end
+  -- a read of one resource by its id needs no routing (validate.path_only)
+  local routed = validate.path_only(op, fields)
+  if not routed then
+    local vproblems
+    routed, vproblems = validate.check(op, fields,
+      { strict = validate.strict_for(op, client.strict, options) })
+    if not routed then return nil, validation_error(op, vproblems) end
+  end
+  note(client, op, routed)
+  return run(client, op, routed.path, routed.query, routed.body, options)
 end
 
 -- A generated method's arguments: the leading strings and numbers are the
@@ -160,7 +192,7 @@ end
 local function method_for(op, class)
   local names = op.path_params
   local where = where_of(op)
-  return function(self, ...)
+  local function method(self, ...)
     -- client.assets.get(id): self is the id, not the resource object
     local serr = check.self(where, self, class, op.id)
     if serr then return nil, serr end
@@ -172,6 +204,29 @@ local function method_for(op, class)
     end
     for k, v in pairs(user_fields or {}) do fields[k] = v end
     for i = 1, given do fields[names[i]] = args[i] end
+    return shaped(op, M.call(self.client, op, fields, options))
+  end
+  if #names ~= 1 then return method end
+  -- one path parameter (a get, update or delete by id), given as a string:
+  -- the same, without packing the arguments
+  local name = names[1]
+  return function(self, id, user_fields, options, ...)
+    if getmetatable(self) ~= class or type(id) ~= "string" or select("#", ...) > 0
+        or (user_fields ~= nil and type(user_fields) ~= "table") then
+      return method(self, id, user_fields, options, ...)
+    end
+    local no_options = options == nil or (type(options) == "table" and next(options) == nil)
+    if user_fields == nil and no_options and not op.deprecated then
+      -- client.jobs:get(id): the path is all there is to check and send
+      local path = validate.single_path(op, id)
+      if path then return shaped(op, run(self.client, op, path, nil, nil, NO_OPTIONS)) end
+    end
+    local fields = { [name] = id }
+    if user_fields then
+      for k, v in pairs(user_fields) do
+        if k ~= name then fields[k] = v end
+      end
+    end
     return shaped(op, M.call(self.client, op, fields, options))
   end
 end
