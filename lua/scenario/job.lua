@@ -44,17 +44,25 @@ local function not_job(self, name)
   return check.self("job:" .. name, self, Job)
 end
 
+-- Days from 1970-01-01 to a date of the proleptic Gregorian calendar
+-- (H. Hinnant's days_from_civil), in plain arithmetic: os.time reads local
+-- time, and glibc's mktime stats /etc/localtime on every call (twice per
+-- poll of every job, when it was used here).
+local function days_from_civil(y, m, d)
+  if m <= 2 then y = y - 1 end
+  local era = math.floor(y / 400)
+  local yoe = y - era * 400
+  local doy = math.floor((153 * ((m + 9) % 12) + 2) / 5) + d - 1
+  return era * 146097 + yoe * 365 + math.floor(yoe / 4) - math.floor(yoe / 100) + doy - 719468
+end
+
 -- "2026-11-24T22:08:33.123Z" -> seconds since the epoch, or nil
 local function parse_iso(s)
   if type(s) ~= "string" then return nil end
   local y, mo, d, h, mi, sec, frac = s:match("^(%d+)-(%d+)-(%d+)T(%d+):(%d+):(%d+)(%.?%d*)Z$")
   if not y then return nil end
-  local t = os.time { year = tonumber(y), month = tonumber(mo), day = tonumber(d),
-    hour = tonumber(h), min = tonumber(mi), sec = tonumber(sec), isdst = false }
-  -- os.time reads the table as local time: move it back to UTC
-  local now = os.time()
-  local offset = os.difftime(now, os.time(os.date("!*t", now)))
-  return t + offset + (tonumber("0" .. frac) or 0)
+  return days_from_civil(tonumber(y), tonumber(mo), tonumber(d)) * 86400
+    + tonumber(h) * 3600 + tonumber(mi) * 60 + tonumber(sec) + (tonumber("0" .. frac) or 0)
 end
 M.parse_iso = parse_iso
 
