@@ -31,6 +31,21 @@ describe("numbers without an integer subtype", function()
     assert.is_false(digit_run("", 1))
     assert.is_false(digit_run("x\0001234567890123456", 17))
     assert.has_error(function() digit_run("1", 0) end)
+    assert.is_false(digit_run("123", 2 ^ 40))
+    -- the scan looks at every n-th byte: against a plain count, on runs of
+    -- every length at every offset
+    math.randomseed(7)
+    for _ = 1, 2000 do
+      local parts = {}
+      for _ = 1, math.random(0, 6) do
+        parts[#parts + 1] = ("7"):rep(math.random(0, 20)) .. ("x-."):sub(1, math.random(1, 3))
+      end
+      local s = table.concat(parts):sub(math.random(1, 3))
+      local n = math.random(1, 20)
+      local longest = 0
+      for run in s:gmatch("%d+") do longest = math.max(longest, #run) end
+      assert.are.equal(longest >= n, digit_run(s, n), string.format("%q, %d", s, n))
+    end
     -- an answer whose only 16-digit run is exactly 2^53 stays a number
     assert.are.equal("9007199254740992", json.decode('{"n":9007199254740992}').n)
     assert.are.equal(9007199254740991, json.decode('{"n":9007199254740991}').n)

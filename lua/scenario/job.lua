@@ -12,12 +12,6 @@ local util = require "scenario.util"
 
 local M = {}
 
--- client:request without its argument checks (scenario.client requires
--- this module, so it is looked up when first called)
-local function send(client, method, path, opts)
-  return require("scenario.client").send(client, method, path, opts)
-end
-
 local Job = {}
 Job.__index = Job
 M.Job = Job
@@ -116,7 +110,7 @@ end
 function Job:refresh(opts)
   local aerr = not_job(self, "refresh") or check.args("job:refresh", "options", opts, REFRESH_OPTIONS)
   if aerr then return nil, aerr end
-  local body, err = send(self.client, "GET", "/jobs/" .. util.urlencode(self.id),
+  local body, err = self.client:request("GET", "/jobs/" .. util.urlencode(self.id),
     { operation = "GetJobId", timeout = opts and opts.timeout, max_retries = opts and opts.max_retries })
   if not body then return nil, err end
   return self:_update(body.job or body)

@@ -88,14 +88,6 @@ local function check_options(op, options)
   if #problems > 0 then return problems end
 end
 
--- client:request without its argument checks (scenario.client requires
--- this module, so it is looked up when first called)
-local send
-send = function(...)
-  send = require("scenario.client").send
-  return send(...)
-end
-
 -- No options: shared, never written.
 local NO_OPTIONS = setmetatable({}, { __newindex = function() error("read-only", 2) end })
 
@@ -114,7 +106,7 @@ end
 -- Sends a validated call (its path, query and body routed) and shapes the
 -- answer: a Job for a generation, else the body; then the response.
 local function run(client, op, path, query, body, options)
-  local answer, res = send(client, op.method, path, {
+  local answer, res = client:_send(op.method, path, {
     query = query, body = body, unsafe = op.unsafe, operation = op.id,
     public = not op.auth,
     timeout = options.timeout, max_retries = options.max_retries,
