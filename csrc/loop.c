@@ -124,12 +124,13 @@ int sc_loop_pending(const sc_loop *loop) {
   return loop->transfers + loop->queued + loop->timers.len;
 }
 
-/* The start queue: a doubly linked FIFO through links kept in the requests. */
-void sc_queue_push(sc_loop *loop, sc_qlink *link) {
-  link->prev = loop->queue.prev;
-  link->next = &loop->queue;
-  loop->queue.prev->next = link;
-  loop->queue.prev = link;
+/* The start queues: doubly linked FIFOs through links kept in the requests. */
+void sc_queue_push(sc_loop *loop, sc_qlink *link, int bulk) {
+  sc_qlink *q = bulk ? &loop->bulk_queue : &loop->queue;
+  link->prev = q->prev;
+  link->next = q;
+  q->prev->next = link;
+  q->prev = link;
   loop->queued++;
 }
 
@@ -382,6 +383,7 @@ int sc_loop_open(lua_State *L) {
   if (loop->rng == 0) loop->rng = 88172645463325252ULL;
   loop->io_budget = SC_IO_BUDGET_DEFAULT;
   loop->queue.prev = loop->queue.next = &loop->queue;
+  loop->bulk_queue.prev = loop->bulk_queue.next = &loop->bulk_queue;
   loop->start_budget = SC_START_BUDGET_DEFAULT;
 
   lua_setfield(L, LUA_REGISTRYINDEX, SC_LOOP_KEY);

@@ -98,6 +98,7 @@ typedef struct sc_request {
   int follow;           /* follow_redirects */
   int nobody;           /* a HEAD: a Content-Length announces no body here */
   int decodes;          /* libcurl decodes content encodings (`compressed`) */
+  int bulk;             /* starts after the other queued attempts (`bulk`) */
   double elapsed;
   sc_timer retry_timer;
   sc_qlink qlink;       /* in the loop's start queue while ST_QUEUED */
@@ -298,7 +299,7 @@ static void start_attempt(sc_request *r) {
   r->read_errno = 0;
   r->up_now = 0;
   r->state = ST_QUEUED;
-  sc_queue_push(r->loop, &r->qlink);
+  sc_queue_push(r->loop, &r->qlink, r->bulk);
 }
 
 /* Into the multi handle: the attempt gets what is left of the deadline,
@@ -437,11 +438,11 @@ void sc_request_on_timer(sc_loop *loop, sc_timer *t) {
   if (r->state == ST_WAITING) start_attempt(r);
 }
 
-int sc_request_admit(sc_loop *loop, int max) {
+/* Admits from one start queue (see sc_request_admit); n: the attempts this
+   step has let in so far. Returns the new count. */
+static int admit_from(sc_loop *loop, sc_qlink *queue, int max, int n, double now) {
   sc_qlink *link, *next;
-  double now = sc_now();
-  int n = 0;
-  for (link = loop->queue.next; link != &loop->queue; link = next) {
+  for (link = queue->next; link != queue; link = next) {
     sc_request *r = (sc_request *)(void *)((char *)link - offsetof(sc_request, qlink));
     next = link->next;
     if (r->deadline > 0 && now >= r->deadline) {
@@ -461,6 +462,12 @@ int sc_request_admit(sc_loop *loop, int max) {
     }
   }
   return n;
+}
+
+int sc_request_admit(sc_loop *loop, int max) {
+  double now = sc_now();
+  int n = admit_from(loop, &loop->queue, max, 0, now);
+  return admit_from(loop, &loop->bulk_queue, max, n, now);
 }
 
 /* ---- Lua interface ---- */
@@ -635,6 +642,7 @@ static void read_options(lua_State *L, int opts, sc_request *r) {
   r->max_retries = (int)opt_number(L, opts, "max_retries", 0);
   if (r->max_retries < 0) r->max_retries = 0;
   r->unsafe = opt_bool(L, opts, "unsafe");
+  r->bulk = opt_bool(L, opts, "bulk");
   r->connect_timeout = opt_number(L, opts, "connect_timeout", 0);
   timeout = opt_number(L, opts, "timeout", 0);
   r->deadline = timeout > 0 ? r->started + timeout : 0;
@@ -748,7 +756,7 @@ static void configure(lua_State *L, int opts, sc_request *r) {
 /* core.request{ url, method, headers, body, timeout, connect_timeout,
                  max_retries, unsafe, follow_redirects, ca_file, insecure,
                  on_data, output, verbose, upload_file, upload_offset, upload_length,
-                 max_body, max_stream, compressed }
+                 max_body, max_stream, compressed, bulk }
    -> request (already started) */
 static int l_request(lua_State *L) {
   sc_loop *loop = sc_loop_get(L);

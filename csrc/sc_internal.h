@@ -64,7 +64,7 @@ int sc_curl_not_sent(CURLcode code);
 /* ---- the loop (loop.c) ---- */
 #define SC_EASY_POOL 16 /* idle easy handles kept for reuse */
 #define SC_IO_BUDGET_DEFAULT 0.00025 /* seconds of transfer I/O in a step(0) */
-#define SC_START_BUDGET_DEFAULT 2   /* transfers a step(0) lets into the multi */
+#define SC_START_BUDGET_DEFAULT 1   /* transfers a step(0) lets into the multi */
 
 /* A link of the queue of requests waiting to enter the multi handle: kept in
    the request itself (request.c), so that queueing allocates nothing. */
@@ -95,9 +95,11 @@ typedef struct sc_loop {
   int deferred;        /* ready sockets the last step left for the next */
   double deferrals;    /* ready sockets left for a later step, ever */
   /* The start budget (see loop.c): attempts wait in a FIFO until a step lets
-     them into the multi handle. */
+     them into the multi handle; bulk transfers (downloads, upload parts) in
+     a FIFO of their own, let in when no other attempt waits. */
   sc_qlink queue;      /* sentinel: queue.next is the oldest, queue.prev the newest */
-  int queued;          /* attempts in the queue */
+  sc_qlink bulk_queue; /* the same, for bulk transfers */
+  int queued;          /* attempts in both queues */
   int start_budget;    /* attempts a step(0) admits; 0: no limit */
   int admitted;        /* attempts the last step admitted */
   double admissions;   /* attempts admitted, ever */
@@ -114,7 +116,7 @@ sc_loop *sc_loop_get(lua_State *L);
 int sc_loop_open(lua_State *L);
 int sc_loop_step(lua_State *L, sc_loop *loop, double max_seconds);
 int sc_loop_pending(const sc_loop *loop);
-void sc_queue_push(sc_loop *loop, sc_qlink *link);
+void sc_queue_push(sc_loop *loop, sc_qlink *link, int bulk);
 void sc_queue_remove(sc_loop *loop, sc_qlink *link);
 
 /* objects report completion through these; they push the object's userdata
@@ -126,9 +128,10 @@ void sc_finish(lua_State *L, void *ptr);
 /* ---- requests (request.c) ---- */
 void sc_request_on_done(sc_loop *loop, CURL *easy, CURLcode code);
 void sc_request_on_timer(sc_loop *loop, sc_timer *t);
-/* Admits the queued attempts: at most max (all when max <= 0), oldest first;
-   a queued request whose deadline has passed finishes with a timeout instead,
-   unsent, whatever max.  Returns the number let into the multi handle. */
+/* Admits the queued attempts: at most max (all when max <= 0), oldest first,
+   bulk transfers after the others; a queued request whose deadline has
+   passed finishes with a timeout instead, unsent, whatever max.  Returns the
+   number let into the multi handle. */
 int sc_request_admit(sc_loop *loop, int max);
 int sc_request_open(lua_State *L);
 

@@ -9,7 +9,7 @@ local lua_cmd = require "support.lua_cmd"
 
 describe("the step's start budget", function()
   local pipe, port, pid, base
-  local DEFAULT = 2
+  local DEFAULT = 1
 
   setup(function()
     pipe = io.popen("exec " .. require("support.native") .. "python3 spec/support/seen_server.py", "r")
@@ -83,6 +83,32 @@ describe("the step's start budget", function()
       assert.are.equal(200, res.status)
       assert.are.equal("/fifo/" .. i, res.body)
       assert.are.equal(1, res.attempts)
+    end
+  end)
+
+  it("lets bulk transfers in after every other waiting attempt, each class oldest first", function()
+    core.start_budget(1)
+    finally(function() core.start_budget(DEFAULT) end)
+    local bulk = requests("bulk", 3, { bulk = true })
+    local calls = requests("call", 2)
+    local order, started = {}, {}
+    local function note(list, name)
+      for i, r in ipairs(list) do
+        if not is_queued(r) and not started[name .. i] then
+          started[name .. i] = true
+          order[#order + 1] = name .. i
+        end
+      end
+    end
+    while not (all_done(bulk) and all_done(calls)) do
+      core.step(0)
+      note(bulk, "bulk")
+      note(calls, "call")
+    end
+    -- one admitted per step(0): the calls, asked for last, start first
+    assert.are.same({ "call1", "call2", "bulk1", "bulk2", "bulk3" }, order)
+    for i, r in ipairs(bulk) do
+      assert.are.equal("/bulk/" .. i, assert(r:result()).body)
     end
   end)
 

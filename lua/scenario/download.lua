@@ -174,6 +174,7 @@ fetch = function(client, url, path, opts, temp)
     max_retries = client.max_retries, ca_file = client.ca_file, insecure = client.insecure,
     compressed = false, max_stream = M.announced(opts.size),
     max_body = client.max_response_bytes,
+    bulk = true,   -- a frame loop starts API calls first (the start budget)
   }
   if on_progress then
     -- every chunk through Lua, for the progress callback

@@ -371,6 +371,7 @@ function Parts:put_once(p, url, timeout, retries)
     upload_file = self.plan.path, upload_offset = p.offset, upload_length = p.length,
     timeout = timeout, connect_timeout = client.connect_timeout,
     max_retries = retries, ca_file = client.ca_file, insecure = client.insecure,
+    bulk = true,   -- a frame loop starts API calls first (the start budget)
   })
   if not made then
     local msg = tostring(req):gsub("^scenario%.core%.request: ", "")
