@@ -498,6 +498,13 @@ function Client:request(method, path, opts)
   return self:_send(method:upper(), path, opts or {})
 end
 
+-- The options of core.request, filled in by each Client:_send.
+local REQUEST_SPEC = {
+  url = false, method = false, body = false, headers = false, timeout = false,
+  connect_timeout = false, max_retries = false, unsafe = false, ca_file = false,
+  insecure = false, max_body = false,
+}
+
 -- client:request without its argument checks (a third of a small call's
 -- cost in Lua), for the resource layer, which calls it with arguments it
 -- made: method in capitals, path an API path, opts a table of the request
@@ -505,14 +512,17 @@ end
 function Client:_send(method, path, opts)
   local ctx, perr = prepare(self, method, path, opts)
   if not ctx then return nil, perr end
-  local req = core.request {
-    url = ctx.url, method = method, body = ctx.body,
-    headers = self:headers_for(ctx.url, opts.headers, ctx.body ~= nil, opts.public),
-    timeout = ctx.timeout, connect_timeout = self.connect_timeout,
-    max_retries = opts.max_retries or self.max_retries, unsafe = ctx.unsafe,
-    ca_file = self.ca_file, insecure = self.insecure,
-    max_body = opts.max_response_bytes or self.max_response_bytes,
-  }
+  -- core.request copies what it reads and keeps no reference to the table,
+  -- so one table serves every request (every field set each time)
+  local spec = REQUEST_SPEC
+  spec.url, spec.method, spec.body = ctx.url, method, ctx.body
+  spec.headers = self:headers_for(ctx.url, opts.headers, ctx.body ~= nil, opts.public)
+  spec.timeout, spec.connect_timeout = ctx.timeout, self.connect_timeout
+  spec.max_retries, spec.unsafe = opts.max_retries or self.max_retries, ctx.unsafe
+  spec.ca_file, spec.insecure = self.ca_file, self.insecure
+  spec.max_body = opts.max_response_bytes or self.max_response_bytes
+  local req = core.request(spec)
+  spec.body, spec.headers = nil, nil       -- nothing of this request outlives it here
   loop.await(req)
   local res, cerr = req:result()
   local shown_path = find(path, "?", 1, true) and path:gsub("%?.*$", "") or path

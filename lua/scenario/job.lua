@@ -106,14 +106,29 @@ function Job:outcome()
   return M.TERMINAL[self.status]
 end
 
+-- job:refresh with checked options: the poll of job:wait. A scenario
+-- client sends it without the argument checks of client:request
+-- (client:_send); any other object given as the job's client, through its
+-- request method.
+local function refresh(self, opts)
+  local client, path = self.client, "/jobs/" .. util.urlencode(self.id)
+  local ropts = { operation = "GetJobId", timeout = opts and opts.timeout,
+    max_retries = opts and opts.max_retries }
+  local body, err
+  if client._send then
+    body, err = client:_send("GET", path, ropts)
+  else
+    body, err = client:request("GET", path, ropts)
+  end
+  if not body then return nil, err end
+  return self:_update(body.job or body)
+end
+
 --- Fetches the job again. Returns the job or nil, err.
 function Job:refresh(opts)
   local aerr = not_job(self, "refresh") or check.args("job:refresh", "options", opts, REFRESH_OPTIONS)
   if aerr then return nil, aerr end
-  local body, err = self.client:request("GET", "/jobs/" .. util.urlencode(self.id),
-    { operation = "GetJobId", timeout = opts and opts.timeout, max_retries = opts and opts.max_retries })
-  if not body then return nil, err end
-  return self:_update(body.job or body)
+  return refresh(self, opts)
 end
 
 --- Asks the API to cancel the job. Returns the job or nil, err.
@@ -262,9 +277,9 @@ function Job:wait(opts)
     if gate then
       -- the gate's permit goes back however the poll ends (also when a
       -- gather cancels this wait because another task raised)
-      ok, err = loop.with(gate.acquire(), self.refresh, self, poll)
+      ok, err = loop.with(gate.acquire(), refresh, self, poll)
     else
-      ok, err = self:refresh(poll)
+      ok, err = refresh(self, poll)
     end
     if not ok then
       if not TRANSIENT[err.kind] then return nil, err end
