@@ -20,6 +20,7 @@ int sc_digit_run(lua_State *L) {
   luaL_argcheck(L, want >= 1, 2, "must be >= 1");
   n = (size_t)want;
   if ((lua_Integer)n != want) n = (size_t)-1; /* more than a size_t holds */
+  /* i >= n - 1 stops the scan if i += n wrapped past SIZE_MAX */
   for (i = n - 1; i < len && i >= n - 1;) {
     if (is_digit(s[i])) {
       size_t a = i, b = i;
