@@ -4,8 +4,8 @@
 usage: blob_server.py   (prints "LISTENING <port> <pid>")
 """
 import http.server
-import os
-import signal
+
+import serve
 
 PIECE = 65536
 
@@ -45,11 +45,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 
 def main():
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    srv.daemon_threads = True
-    signal.signal(signal.SIGTERM, lambda *a: os._exit(0))
-    print("LISTENING %d %d" % (srv.server_address[1], os.getpid()), flush=True)
-    srv.serve_forever()
+    serve.run(serve.make(Handler))
 
 
 if __name__ == "__main__":

@@ -16,9 +16,9 @@ usage: echo_server.py   (prints "LISTENING <port> <pid>", stops on SIGTERM)
 import base64
 import http.server
 import json
-import os
 import re
-import signal
+
+import serve
 
 # the smallest PNG there is: 1x1, one grey pixel
 PNG = base64.b64decode(
@@ -111,11 +111,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 
 def main():
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    srv.daemon_threads = True
-    signal.signal(signal.SIGTERM, lambda *a: os._exit(0))
-    print("LISTENING %d %d" % (srv.server_address[1], os.getpid()), flush=True)
-    srv.serve_forever()
+    serve.run(serve.make(Handler))
 
 
 if __name__ == "__main__":

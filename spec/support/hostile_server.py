@@ -33,11 +33,10 @@ Routes (GET; any query string is ignored):
 """
 import http.server
 import json
-import os
-import signal
-import threading
 import time
 import zlib
+
+import serve
 
 ZEROS = bytes(1 << 20)  # 1 MiB
 CHUNK = b"7" * 65536
@@ -193,18 +192,10 @@ class Server(http.server.ThreadingHTTPServer):
         pass  # a client hanging up on a hostile answer is the point
 
 
-def make_server():
-    return Server(("127.0.0.1", 0), Handler)
-
-
 def main():
-    main_srv, other = make_server(), make_server()
+    main_srv, other = serve.make(Handler, Server), serve.make(Handler, Server)
     Handler.other_port = other.server_address[1]
-    signal.signal(signal.SIGTERM, lambda *a: os._exit(0))
-    threading.Thread(target=other.serve_forever, daemon=True).start()
-    print("LISTENING %d %d %d" % (main_srv.server_address[1], other.server_address[1],
-                                  os.getpid()), flush=True)
-    main_srv.serve_forever()
+    serve.run(main_srv, other)
 
 
 if __name__ == "__main__":

@@ -4,10 +4,10 @@ usage: https_server.py CERT KEY   (prints "LISTENING <port> <pid>")
 """
 import http.server
 import json
-import os
-import signal
 import ssl
 import sys
+
+import serve
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -30,12 +30,9 @@ def main():
     cert, key = sys.argv[1], sys.argv[2]
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(cert, key)
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    srv.daemon_threads = True
+    srv = serve.make(Handler)
     srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
-    signal.signal(signal.SIGTERM, lambda *a: os._exit(0))
-    print("LISTENING %d %d" % (srv.server_address[1], os.getpid()), flush=True)
-    srv.serve_forever()
+    serve.run(srv)
 
 
 if __name__ == "__main__":

@@ -4,9 +4,9 @@ with one status and one body, given as arguments, byte for byte.
 usage: json_server.py STATUS BODY   (prints "LISTENING <port> <pid>")
 """
 import http.server
-import os
-import signal
 import sys
+
+import serve
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -32,13 +32,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 
 def main():
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    srv.daemon_threads = True
+    srv = serve.make(Handler)
     srv.status = int(sys.argv[1])
     srv.body = sys.argv[2].encode()
-    signal.signal(signal.SIGTERM, lambda *a: os._exit(0))
-    print("LISTENING %d %d" % (srv.server_address[1], os.getpid()), flush=True)
-    srv.serve_forever()
+    serve.run(srv)
 
 
 if __name__ == "__main__":

@@ -6,9 +6,9 @@ in the order they arrived. GET /fail-once/<name> answers 503 the first time.
 usage: seen_server.py   (prints "LISTENING <port> <pid>")
 """
 import http.server
-import os
-import signal
 import threading
+
+import serve
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -49,13 +49,11 @@ class Server(http.server.ThreadingHTTPServer):
 
 
 def main():
-    srv = Server(("127.0.0.1", 0), Handler)
+    srv = serve.make(Handler, Server)
     srv.lock = threading.Lock()
     srv.seen = []
     srv.failed = set()
-    signal.signal(signal.SIGTERM, lambda *a: os._exit(0))
-    print("LISTENING %d %d" % (srv.server_address[1], os.getpid()), flush=True)
-    srv.serve_forever()
+    serve.run(srv)
 
 
 if __name__ == "__main__":
