@@ -10,10 +10,13 @@
 -- A spec says what an argument may be: kinds joined by "|", and a trailing
 -- "?" when it may be nil ("string|table?"). A table spec is an options
 -- table, nil or a table whose listed keys have the specs given (keys it
--- does not list are left to the entry point).
+-- does not list are left to the entry point); a table spec made with
+-- check.closed lists every key the entry point takes, and any other is a
+-- problem ("options.timout: unknown option (did you mean timeout?)").
 local errors = require "scenario.errors"
 local format = require "scenario.format"
 local compat = require "scenario.compat"
+local validate = require "scenario.validate"
 
 local M = {}
 
@@ -62,6 +65,8 @@ local KINDS = {
   ms = { "a number of milliseconds from 0 to " .. MAX_SECONDS, is_seconds },
   count = { "an integer >= 1", function(v) return compat.is_integer(v) and v >= 1 end },
   thread = { "a coroutine", function(v) return type(v) == "thread" end },
+  -- a key checked by the entry point itself (a closed spec must list it)
+  any = { "anything", function() return true end },
   method = { "one of " .. table.concat(M.HTTP_METHODS, ", "),
     function(v) return type(v) == "string" and HTTP_METHOD_SET[v:upper()] == true end },
   -- an API path ("/assets?x=1") or an absolute URL; spaces and control
@@ -115,6 +120,30 @@ local function sorted_keys(spec)
   return keys
 end
 
+-- The table specs made by M.closed.
+local closed = setmetatable({}, { __mode = "k" })
+
+--- Marks an options spec as listing every key its entry point takes.
+function M.closed(spec)
+  closed[spec] = true
+  return spec
+end
+
+-- The keys of v that spec does not list, each a problem, in a stable order.
+local function add_unknown(problems, name, v, spec, keys)
+  local unknown = {}
+  for k in pairs(v) do
+    if spec[k] == nil then unknown[#unknown + 1] = k end
+  end
+  if #unknown == 0 then return end
+  table.sort(unknown, function(a, b) return tostring(a) < tostring(b) end)
+  for _, k in ipairs(unknown) do
+    local like = validate.suggest(k, keys)
+    problems[#problems + 1] = name .. "." .. tostring(k) .. ": unknown option"
+      .. (like and " (did you mean " .. like .. "?)" or "")
+  end
+end
+
 --- Appends to the list `problems` what is wrong with argument `name` = v
 -- of `spec` ("name: must be ... (got ...)"), if anything.
 local function add(problems, name, v, spec)
@@ -135,6 +164,7 @@ local function add(problems, name, v, spec)
         if why then problems[#problems + 1] = name .. "." .. k .. ": " .. why end
       end
     end
+    if closed[spec] then add_unknown(problems, name, v, spec, keys) end
     return
   end
   local why = reason(v, spec)

@@ -481,8 +481,9 @@ local function success(method, res, decoded, derr, ctx)
 end
 
 -- The types of request options (timeout, max_retries and headers are checked with the body, in prepare).
-local REQUEST_OPTIONS = { query = "table?", body = "table|string?", operation = "string?",
-  unsafe = "boolean?", dry_run = "boolean?" }
+local REQUEST_OPTIONS = check.closed { query = "table?", body = "table|string?",
+  operation = "string?", unsafe = "boolean?", dry_run = "boolean?", public = "boolean?",
+  timeout = "any?", max_retries = "any?", headers = "any?", max_response_bytes = "any?" }
 
 --- Sends a request and waits for it (yielding inside scenario.spawn).
 -- opts: query, body (table -> JSON, or string), headers, timeout,

@@ -27,11 +27,11 @@ local MIN_POLL_PAUSE = 0.2
 
 -- The types of the options of job:wait (client.jobs:wait_all adds concurrency),
 -- job:refresh and job:download (the options of download.assets and download.url).
-M.WAIT_OPTIONS = { timeout = "seconds?", on_progress = "function?", cancel_on_timeout = "boolean?",
-  poll_interval = "seconds?", poll_gate = "table?" }
-local REFRESH_OPTIONS = { timeout = "seconds?", max_retries = "number?" }
-local DOWNLOAD_OPTIONS = { concurrency = "count?", on_progress = "function?", timeout = "seconds?",
-  headers = "table?" }
+M.WAIT_OPTIONS = check.closed { timeout = "seconds?", on_progress = "function?",
+  cancel_on_timeout = "boolean?", poll_interval = "seconds?", poll_gate = "table?" }
+local REFRESH_OPTIONS = check.closed { timeout = "seconds?", max_retries = "number?" }
+local DOWNLOAD_OPTIONS = check.closed { concurrency = "count?", on_progress = "function?",
+  timeout = "seconds?", headers = "table?" }
 
 -- nil when self is a Job, else the error of job:<name> called with '.'
 local function not_job(self, name)

@@ -7,7 +7,7 @@ local check = require "scenario.check"
 local Jobs = base.class("jobs")
 
 -- the options of wait_all: job:wait's, plus concurrency
-local WAIT_ALL_OPTIONS = { concurrency = "count?" }
+local WAIT_ALL_OPTIONS = check.closed { concurrency = "count?" }
 for k, v in pairs(job.WAIT_OPTIONS) do WAIT_ALL_OPTIONS[k] = v end
 
 -- The problems of the jobs argument of wait_all: a list of Jobs.
