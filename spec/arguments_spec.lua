@@ -94,6 +94,14 @@ describe("arguments of the public entry points", function()
             function() return client:request("GET", "/assets", { timout = 5 }) end },
           { "self", function() return client.request("GET", "/assets") end },
         } },
+      { "client:url", "raises", function(...) return client:url(...) end,
+        { "/assets", NIL },
+        { { "path", { NIL, 42, {}, "assets", "/a b" } }, { "query", NOT_TABLE } },
+        more = { { "self", function() return client.url("/assets") end } } },
+      { "client:redact", "raises", function(...) return client:redact(...) end,
+        { "text" },
+        { { "text", { NIL, 42, {}, fn } } },
+        more = { { "self", function() return client.redact("text") end } } },
       { "client:call", "returns", function(...) return client:call(...) end,
         { "GetAssets", NIL, NIL },
         { { "operation_id", NOT_STRING }, { "fields", NOT_TABLE }, { "options", NOT_TABLE } },
@@ -391,6 +399,8 @@ describe("arguments of the public entry points", function()
       n = n + 1
     end
     assert.are.equal(1, n)
+    assert.are.equal(sim.url .. "/assets?pageSize=1", client:url("/assets", { pageSize = 1 }))
+    assert.are.equal("text", client:redact("text"))
     assert.is_table(workflow.decode("{}"))
     assert.is_number(scenario.step(0))
     scenario.sleep(0)

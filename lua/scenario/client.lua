@@ -250,7 +250,11 @@ function Client:__tostring()
 end
 
 --- Removes every secret of this client from a string.
+-- Raises the validation error of a misused client:url or client:redact
+-- (they give a string, so there is no nil, err to give back).
 function Client:redact(s)
+  check.raise(check.self("client:redact", self, Client)
+    or check.args("client:redact", "text", s, "string"))
   return private[self].redact(s)
 end
 
@@ -270,8 +274,9 @@ local function snippet(body)
   return text
 end
 
---- Builds the full URL of an API path (or passes an absolute URL through).
-function Client:url(path, query)
+-- The full URL of an API path (or an absolute URL passed through), with
+-- the query; what Client:url gives once its arguments are checked.
+local function url_of(self, path, query)
   local absolute = find(path, "^https?://") ~= nil
   if not absolute and not self.project_id and (query == nil or next(query) == nil) then
     return self.base_url .. path   -- most calls: nothing to add
@@ -285,6 +290,13 @@ function Client:url(path, query)
   local qs = util.query_string(q)
   if qs ~= "" then url = url .. (url:find("?", 1, true) and "&" or "?") .. qs end
   return url
+end
+
+--- Builds the full URL of an API path (or passes an absolute URL through).
+function Client:url(path, query)
+  check.raise(check.self("client:url", self, Client)
+    or check.args("client:url", "path", path, "path", "query", query, "table?"))
+  return url_of(self, path, query)
 end
 
 -- What the API takes on its public operations from a caller without
@@ -422,7 +434,7 @@ local function prepare(self, method, path, opts)
     q.dryRun = "true"
     query = q
   end
-  local url = self:url(path, query)
+  local url = url_of(self, path, query)
   local body = opts.body
   if type(body) == "table" then
     local text, err = json.encode(body)
