@@ -150,11 +150,9 @@ $(PRISM): spec/contract/package.json spec/contract/package-lock.json
 # any failed.
 define build_and_test
 	@set -e; for l in $(1); do $(MAKE) --no-print-directory LUA=$$l all; done
-	@failed=""; for l in $(1); do \
-	  b=build; [ $$l = lua5.4 ] || b=build-$$l; \
-	  echo "SCENARIO_BUILD=$$b $(BUSTED) --lua=$$l"; \
-	  SCENARIO_BUILD=$$b $(BUSTED) --lua=$$l || failed="$$failed $$l"; \
-	done; \
+	@failed=""; \
+	$(foreach l,$(1),echo "SCENARIO_BUILD=$(call build_of,$(l)) $(BUSTED) --lua=$(l)"; \
+	  SCENARIO_BUILD=$(call build_of,$(l)) $(BUSTED) --lua=$(l) || failed="$$failed $(l)";) \
 	if [ -n "$$failed" ]; then echo "the suite failed on:$$failed" >&2; exit 1; fi
 endef
 
@@ -163,12 +161,12 @@ endef
 # first ends (most of a suite waits on servers, so two share two cores).
 define build_and_test_side_by_side
 	@set -e; for l in $(1); do $(MAKE) --no-print-directory LUA=$$l all; done
-	@logs=$$(mktemp -d); first=$(firstword $(1)); fb=build; [ $$first = lua5.4 ] || fb=build-$$first; \
-	for l in $(wordlist 2,99,$(1)); do \
-	  ( b=build; [ $$l = lua5.4 ] || b=build-$$l; SCENARIO_BUILD=$$b $(BUSTED) --lua=$$l >$$logs/$$l 2>&1; echo $$? >$$logs/$$l.status ) & \
-	done; \
-	echo "SCENARIO_BUILD=$$fb $(BUSTED) --lua=$$first   (and $(wordlist 2,99,$(1)) beside it)"; \
-	failed=""; SCENARIO_BUILD=$$fb $(BUSTED) --lua=$$first || failed=" $$first"; \
+	@logs=$$(mktemp -d); \
+	$(foreach l,$(wordlist 2,99,$(1)),( SCENARIO_BUILD=$(call build_of,$(l)) $(BUSTED) --lua=$(l) \
+	  >$$logs/$(l) 2>&1; echo $$? >$$logs/$(l).status ) &) \
+	echo "SCENARIO_BUILD=$(call build_of,$(firstword $(1))) $(BUSTED) --lua=$(firstword $(1))   (and $(wordlist 2,99,$(1)) beside it)"; \
+	failed=""; SCENARIO_BUILD=$(call build_of,$(firstword $(1))) $(BUSTED) --lua=$(firstword $(1)) \
+	  || failed=" $(firstword $(1))"; \
 	wait; \
 	for l in $(wordlist 2,99,$(1)); do \
 	  echo "$(BUSTED) --lua=$$l"; cat $$logs/$$l; \
