@@ -303,21 +303,10 @@ end
 -- credentials (the public asset and model listings).
 local PUBLIC_AUTHORIZATION = "public-auth-token"
 
---- The headers of an API request, in the order they are sent; `public`: the
--- operation needs no credentials (sent as the public token when there are
--- none).
-function Client:headers_for(url, extra, has_body, public)
-  -- the headers of a call without extra ones to the API's own origin are
-  -- the same every time: built once per kind (body or not, public or not)
-  local base = self.base_url
-  local after = byte(url, #base + 1)   -- "/" or "?": not http://host.other
-  local cacheable = (extra == nil or next(extra) == nil) and (after == 47 or after == 63)
-    and find(url, base, 1, true) == 1
-  local slot = cacheable and (has_body and 1 or 0) + (public and 2 or 0) + 1
-  if slot then
-    local cached = private[self].fixed_headers[slot]
-    if cached then return cached end
-  end
+-- The header list of a request, built: the client's own headers, then its
+-- `headers` option, then the call's extra ones, a later name replacing an
+-- earlier one whatever its case.
+local function build_headers(self, url, extra, has_body, public)
   local merged, order = {}, {}
   local function set(k, v)
     local lk = k:lower()
@@ -336,7 +325,28 @@ function Client:headers_for(url, extra, has_body, public)
     local kv = merged[lk]
     list[#list + 1] = kv[1] .. ": " .. kv[2]
   end
-  if slot then private[self].fixed_headers[slot] = list end
+  return list
+end
+
+--- The headers of an API request, in the order they are sent; `public`: the
+-- operation needs no credentials (sent as the public token when there are
+-- none).
+function Client:headers_for(url, extra, has_body, public)
+  -- the headers of a call without extra ones to the API's own origin are
+  -- the same every time: built once per kind (body or not, public or not)
+  -- (no closure here: LuaJIT compiles this path)
+  local base = self.base_url
+  local after = byte(url, #base + 1)   -- "/" or "?": not http://host.other
+  local cacheable = (extra == nil or next(extra) == nil) and (after == 47 or after == 63)
+    and find(url, base, 1, true) == 1
+  if not cacheable then return build_headers(self, url, extra, has_body, public) end
+  local slot = (has_body and 1 or 0) + (public and 2 or 0) + 1
+  local fixed = private[self].fixed_headers
+  local list = fixed[slot]
+  if not list then
+    list = build_headers(self, url, extra, has_body, public)
+    fixed[slot] = list
+  end
   return list
 end
 
