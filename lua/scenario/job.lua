@@ -72,24 +72,30 @@ function Job:eta()
   return elapsed * (1 - p) / p
 end
 
+-- What a job record says of its id, status, progress and type; the values
+-- it leaves out stay the job's own (prev_*): the one mapping of a record to
+-- a Job, for M.new and Job:_update.
+local function record_fields(record, prev_id, prev_status, prev_progress, prev_type)
+  return record.jobId or record.id or prev_id, record.status or prev_status or "pending",
+    tonumber(record.progress) or prev_progress or 0, record.jobType or prev_type
+end
+
 --- Builds a Job from a job record (the API's `job` object) or an id.
 function M.new(client, record)
   if type(record) == "string" then record = { jobId = record } end
-  -- the fields _update sets, made at once (one allocation of the table)
-  local self = setmetatable({ client = client, record = record, id = record.jobId or record.id,
-    status = record.status or "pending", progress = tonumber(record.progress) or 0,
-    type = record.jobType }, Job)
+  -- the fields made at once: one allocation of the table
+  local id, status, progress, kind = record_fields(record)
+  local self = setmetatable({ client = client, record = record, id = id, status = status,
+    progress = progress, type = kind }, Job)
   -- reported while it runs (one that has already ended would be forgotten at once)
-  if not M.TERMINAL[self.status] then track.job_created(self) end
+  if not M.TERMINAL[status] then track.job_created(self) end
   return self
 end
 
 function Job:_update(record)
   self.record = record
-  self.id = record.jobId or record.id or self.id
-  self.status = record.status or self.status or "pending"
-  self.progress = tonumber(record.progress) or self.progress or 0
-  self.type = record.jobType or self.type
+  self.id, self.status, self.progress, self.type =
+    record_fields(record, self.id, self.status, self.progress, self.type)
   if M.TERMINAL[self.status] then track.job_ended(self) end
   return self
 end

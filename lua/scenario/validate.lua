@@ -425,18 +425,14 @@ local function percent(c)
   return string.format("%%%02X", c:byte())
 end
 
--- a path segment that needs no percent-encoding: ids as the API makes them
--- (one anchored match: a third of the cost of looking for a byte outside)
-local function plain_segment(v)
-  return find(v, "^[A-Za-z0-9%-%._~]*$") ~= nil
-end
-
 --- Percent-encodes one path segment: RFC 3986 unreserved characters
 -- (A-Z a-z 0-9 - . _ ~) are kept, every other byte becomes %XX.
 function M.encode_path_segment(s)
   if type(s) == "number" then s = fmt_number(s) end
   s = tostring(s)
-  if plain_segment(s) then return s end   -- ids: nothing to encode
+  -- ids: nothing to encode (one anchored match: a third of the cost of
+  -- looking for a byte outside the set)
+  if find(s, "^[A-Za-z0-9%-%._~]*$") then return s end
   return (s:gsub("[^A-Za-z0-9%-%._~]", percent))
 end
 
@@ -656,19 +652,23 @@ local function template_of(op)
   return t
 end
 
+-- Whether op's path is all its route: path parameters, and no query
+-- parameter, body or reserved value to check.
+local function path_is_route(op)
+  local names = op.path_params
+  return names ~= nil and #names > 0 and not op.body and not op.reserved
+    and not (op.query and next(op.query) ~= nil)
+end
 
 --- The path of an operation whose one parameter is its one path parameter
 -- (GET /jobs/{jobId}) for the value v, a non-empty string; nil for any
 -- other operation or value (then validate.check says what is wrong).
 function M.single_path(op, v)
-  local names = op.path_params
-  if not names or #names ~= 1 or op.body or op.reserved or (op.query and next(op.query) ~= nil)
-      or type(v) ~= "string" or v == "" then
+  if type(v) ~= "string" or v == "" or not path_is_route(op) or #op.path_params ~= 1 then
     return nil
   end
   local t = templates[op] or template_of(op)
-  if not plain_segment(v) then v = M.encode_path_segment(v) end
-  return t[1] .. v .. t[3]
+  return t[1] .. M.encode_path_segment(v) .. t[3]
 end
 
 --- The route of an operation that takes only path parameters (GET
@@ -676,9 +676,8 @@ end
 -- those, as non-empty strings: the path is the whole of the work, so the
 -- general routing's tables are not built. Anything else gives nil.
 function M.path_only(op, fields)
-  local names = op.path_params
-  local n = names and #names or 0
-  if n == 0 or op.body or op.reserved or (op.query and next(op.query) ~= nil) then return nil end
+  if not path_is_route(op) then return nil end
+  local n = #op.path_params
   local count = 0
   for _, v in next, fields do
     count = count + 1
@@ -690,8 +689,7 @@ function M.path_only(op, fields)
   for i = 2, #t, 2 do
     local v = fields[t[i]]
     if v == nil then return nil end             -- a field that is not a path parameter
-    if not plain_segment(v) then v = M.encode_path_segment(v) end
-    path = path .. v .. t[i + 1]
+    path = path .. M.encode_path_segment(v) .. t[i + 1]
   end
   return { path = path, query = NONE, unknown = NONE, suggestions = NONE }
 end
