@@ -50,11 +50,11 @@ LUA_LIBS   := $(shell pkg-config --libs $(LUA_PKG) 2>/dev/null)
 # interpreter that loads core.so finds cjson on its own paths.
 CJSON_LIBS ?= -l:liblua$(LUA_VER)-cjson.so.0
 CFLAGS   ?= -O2 -g
-ALL_CFLAGS = -std=c11 -D_DEFAULT_SOURCE -fPIC -Wall -Wextra -Werror $(SANFLAGS) \
+ALL_CFLAGS = -std=c11 -D_DEFAULT_SOURCE -fPIC -pthread -Wall -Wextra -Werror $(SANFLAGS) \
              $(PKG_CFLAGS) $(CFLAGS)
 
 CORE_SRC = csrc/buf.c csrc/heap.c csrc/retry.c csrc/loop.c csrc/request.c \
-           csrc/timer.c csrc/fs.c csrc/scan.c csrc/core.c
+           csrc/worker.c csrc/timer.c csrc/fs.c csrc/scan.c csrc/core.c
 LIB_SRC  = $(CORE_SRC) csrc/embed.c
 CORE_OBJ = $(CORE_SRC:csrc/%.c=$(BUILD)/obj/%.o)
 LIB_OBJ  = $(LIB_SRC:csrc/%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/bundle.o
@@ -117,7 +117,7 @@ $(BUILD)/obj/bundle.o: $(BUILD)/bundle.c $(HEADERS)
 # modules are not linked to liblua: the interpreter provides its symbols
 $(MODULE): $(CORE_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) -shared $(SANFLAGS) -o $@ $(CORE_OBJ) $(CURL_LIBS)
+	$(CC) -shared -pthread $(SANFLAGS) -o $@ $(CORE_OBJ) $(CURL_LIBS)
 
 $(STATIC): $(LIB_OBJ)
 	@mkdir -p $(dir $@)

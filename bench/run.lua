@@ -420,11 +420,12 @@ end
 
 -- One side of B5 for host (b5_host: Lua 5.4; b5_host_luajit: the same host
 -- on LuaJIT; or any other build of it in build/bench, see BENCH_B5_HOSTS).
-local function b5_side(base, host)
-  return { "B5 " .. host, function(i)
+-- env: set before the host's command (B5_IO_THREAD=0: no I/O thread).
+local function b5_side(base, host, env)
+  return { "B5 " .. host .. (env and " " .. env or ""), function(i)
     local out = T .. "/b5-" .. i
-    local r = timed(string.format("%s/%s %s %s %d %d %d", BUILD, host, q(base), q(out),
-      B5_TRANSFERS, B5_SECONDS, B5_POLLS))
+    local r = timed(string.format("%s%s/%s %s %s %d %d %d", env and "env " .. env .. " " or "", BUILD, host,
+      q(base), q(out), B5_TRANSFERS, B5_SECONDS, B5_POLLS))
     sh("rm -rf " .. q(out))
     if not (r.ok and r.result) then return nil, last_stderr() end
     if r.result.min_in_flight < B5_TRANSFERS then
@@ -448,12 +449,13 @@ end
 local function b5(base)
   log("B5: C host, %d downloads and %d job polls in flight, step(0) per 60 Hz frame for %d s",
     B5_TRANSFERS, B5_POLLS, B5_SECONDS)
-  local sides = { b5_side(base, "b5_host"), b5_side(base, "b5_host_luajit") }
+  local sides = { b5_side(base, "b5_host"), b5_side(base, "b5_host_luajit"),
+    b5_side(base, "b5_host", "B5_IO_THREAD=0") }
   for host in (os.getenv("BENCH_B5_HOSTS") or ""):gmatch("[^,%s]+") do
     sides[#sides + 1] = b5_side(base, host)
   end
   local out = { interleaved(sides) }
-  R.b5, R.b5_jit = out[1], out[2]
+  R.b5, R.b5_jit, R.b5_no_thread = out[1], out[2], out[3]
   for s = 1, #sides do
     local st = out[s]
     if st then
@@ -647,10 +649,17 @@ local function build_rows(have_uploads, upload_reason, have_runner, runner_reaso
   local frames = R.b5 and R.b5.frames and R.b5.frames.median or 0
   b5_rows(R.b5, string.format("C host (`bench/b5_host.c`, libscenario.a), %d downloads (nginx `limit_rate %s` " ..
     "each) and %d job polls (`client.jobs:get` about every 0.5 s) in flight, all asked for before the first " ..
-    "frame; `scenario_step(L, 0)` each 60 Hz frame, %d s (%d frames)", B5_TRANSFERS, B5_RATE, B5_POLLS,
-    B5_SECONDS, frames), "")
+    "frame; transfers in the I/O thread (`scenario_io_thread(L, 1)`); `scenario_step(L, 0)` each 60 Hz " ..
+    "frame, %d s (%d frames)", B5_TRANSFERS, B5_RATE, B5_POLLS, B5_SECONDS, frames), "")
   b5_rows(R.b5_jit, "the same host on LuaJIT 2.1 (`b5_host_luajit`: build-luajit's libscenario.a, libluajit)",
     ", LuaJIT")
+  -- the same scene with the transfers in the host's thread (no I/O thread)
+  local nt = R.b5_no_thread
+  row { "B5", string.format("the Lua 5.4 host without the I/O thread (`B5_IO_THREAD=0`: libcurl's work in " ..
+    "the step, bounded by the start and I/O budgets): p99 time in step (p50: %.3f ms)", nt and nt.p50.median or 0),
+    cell(nt and nt.p99, "%.3f", "ms"), "none: absolute", "—", "—", "shown", "—" }
+  row { "B5", "max time in step, without the I/O thread", cell(nt and nt.max, "%.3f", "ms"),
+    "none: absolute", "—", "—", "shown", "—" }
   -- B6
   local lreq, lemp = R.b6_lua_require and R.b6_lua_require.ms, R.b6_lua_empty and R.b6_lua_empty.ms
   local base6 = "`lua5.4 -e 'require \"scenario\"'` with the module installed " ..

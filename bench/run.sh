@@ -30,10 +30,10 @@ CFLAGS="-std=c11 -D_DEFAULT_SOURCE -O2 -g -Wall -Wextra -Werror"
 $CC $CFLAGS $(pkg-config --cflags libcurl) -o build/bench/b1_baseline bench/b1_baseline.c \
   $(pkg-config --libs libcurl)
 $CC $CFLAGS $(pkg-config --cflags lua5.4 libcurl) -Icsrc -o build/bench/b5_host bench/b5_host.c \
-  build/libscenario.a -l:liblua5.4-cjson.so.0 $(pkg-config --libs lua5.4 libcurl) -lm
+  build/libscenario.a -l:liblua5.4-cjson.so.0 $(pkg-config --libs lua5.4 libcurl) -lm -pthread
 # the same host on LuaJIT (make LUA=luajit all: build-luajit/libscenario.a)
 $CC $CFLAGS $(pkg-config --cflags luajit libcurl) -Icsrc -o build/bench/b5_host_luajit bench/b5_host.c \
-  build-luajit/libscenario.a -l:liblua5.1-cjson.so.0 $(pkg-config --libs luajit libcurl) -lm
+  build-luajit/libscenario.a -l:liblua5.1-cjson.so.0 $(pkg-config --libs luajit libcurl) -lm -pthread
 
 export LUA_PATH='lua/?.lua;lua/?/init.lua;;'
 export LUA_CPATH='build/lua/?.so;;'

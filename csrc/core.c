@@ -15,6 +15,9 @@
                          (loop.c; 0: no limit); returns the budget in force before
      core.queued()       attempts waiting for a step to let them in
      core.admitted()     attempts the last step let in, and ever
+     core.io_thread([on]) transfers in a thread of their own (worker.c): a
+                         step only collects what finished; returns the
+                         setting in force before the call
      core.curl_version   libcurl's version string
      core.retry_after(value) / core.backoff(n, jitter)   the retry policy's numbers */
 #include <math.h>
@@ -65,6 +68,18 @@ static int l_start_budget(lua_State *L) {
   return 1;
 }
 
+static int l_io_thread(lua_State *L) {
+  sc_loop *loop = sc_loop_get(L);
+  const char *why = NULL;
+  lua_pushboolean(L, loop->worker != NULL);
+  if (!lua_isnoneornil(L, 1)) {
+    luaL_checktype(L, 1, LUA_TBOOLEAN);
+    if (sc_loop_io_thread(loop, lua_toboolean(L, 1), &why) != 0)
+      return luaL_error(L, "scenario.core.io_thread: %s", why);
+  }
+  return 1;
+}
+
 static int l_queued(lua_State *L) {
   lua_pushinteger(L, sc_loop_get(L)->queued);
   return 1;
@@ -108,7 +123,7 @@ int luaopen_scenario_core(lua_State *L) {
     {"fsync", sc_fsync}, {"digit_run", sc_digit_run},
     {"io_budget", l_io_budget}, {"io_deferred", l_io_deferred},
     {"start_budget", l_start_budget}, {"queued", l_queued}, {"admitted", l_admitted},
-    {NULL, NULL}};
+    {"io_thread", l_io_thread}, {NULL, NULL}};
   sc_loop_open(L);
   luaL_newlib(L, funcs);
   sc_request_open(L);

@@ -48,25 +48,44 @@ int scenario_openlibs(lua_State *L) {
 
 #define STEP_KEY "scenario.embed.step"
 
-int scenario_step(lua_State *L, int max_ms) {
-  int top = lua_gettop(L);
-  /* scenario.step, looked up once and kept in the registry */
-  if (lua_getfield(L, LUA_REGISTRYINDEX, STEP_KEY) != LUA_TFUNCTION) {
-    lua_pop(L, 1);
-    lua_getglobal(L, "require");
-    lua_pushliteral(L, "scenario");
-    if (lua_pcall(L, 1, 1, 0) != LUA_OK) return -1;
-    lua_getfield(L, -1, "step");
-    lua_remove(L, -2);
-    lua_pushvalue(L, -1);
-    lua_setfield(L, LUA_REGISTRYINDEX, STEP_KEY);
-  }
-  lua_pushinteger(L, max_ms);
-  if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+/* Pushes require(module)[field]; or returns -1 with the error pushed. */
+static int push_field(lua_State *L, const char *module, const char *field) {
+  lua_getglobal(L, "require");
+  lua_pushstring(L, module);
+  if (lua_pcall(L, 1, 1, 0) != LUA_OK) return -1;
+  lua_getfield(L, -1, field);
+  lua_remove(L, -2);
+  return 0;
+}
+
+/* Calls the function under its nargs arguments, protected, and leaves the
+   stack at top: 0, or -1 with the error pushed above top. */
+static int call_at(lua_State *L, int top, int nargs) {
+  if (lua_pcall(L, nargs, 0, 0) != LUA_OK) {
     lua_replace(L, top + 1);
     lua_settop(L, top + 1);
     return -1;
   }
   lua_settop(L, top);
   return 0;
+}
+
+int scenario_step(lua_State *L, int max_ms) {
+  int top = lua_gettop(L);
+  /* scenario.step, looked up once and kept in the registry */
+  if (lua_getfield(L, LUA_REGISTRYINDEX, STEP_KEY) != LUA_TFUNCTION) {
+    lua_pop(L, 1);
+    if (push_field(L, "scenario", "step") != 0) return -1;
+    lua_pushvalue(L, -1);
+    lua_setfield(L, LUA_REGISTRYINDEX, STEP_KEY);
+  }
+  lua_pushinteger(L, max_ms);
+  return call_at(L, top, 1);
+}
+
+int scenario_io_thread(lua_State *L, int on) {
+  int top = lua_gettop(L);
+  if (push_field(L, "scenario.core", "io_thread") != 0) return -1;
+  lua_pushboolean(L, on);
+  return call_at(L, top, 1);
 }

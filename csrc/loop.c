@@ -147,7 +147,9 @@ void sc_queue_remove(sc_loop *loop, sc_qlink *link) {
 static void admit_queued(sc_loop *loop, double max_seconds) {
   int n;
   if (loop->queued == 0) return;
-  n = sc_request_admit(loop, max_seconds > 0 ? 0 : loop->start_budget);
+  /* handing an attempt to the I/O thread costs the step nothing of libcurl's */
+  n = sc_request_admit(loop, max_seconds > 0 || loop->worker ? 0 : loop->start_budget);
+  if (n > 0 && loop->worker) sc_worker_kick(loop->worker);
   loop->admitted += n;
   loop->admissions += n;
 }
@@ -281,7 +283,10 @@ int sc_loop_step(lua_State *L, sc_loop *loop, double max_seconds) {
     double now, wait;
     sc_timer *next;
     admit_queued(loop, max_seconds);
-    if (loop->transfers > 0) {
+    if (loop->transfers > 0 && loop->worker != NULL) {
+      sc_worker_wait(loop->worker, wait_ms);
+      sc_request_collect(loop);
+    } else if (loop->transfers > 0) {
       loop->in_perform = 1;
       serve_sockets(loop, wait_ms);
       loop->in_perform = 0;
@@ -314,6 +319,8 @@ int sc_loop_step(lua_State *L, sc_loop *loop, double max_seconds) {
 
 static int loop_gc(lua_State *L) {
   sc_loop *loop = (sc_loop *)luaL_checkudata(L, 1, SC_LOOP_MT);
+  if (loop->worker) sc_worker_stop(loop->worker);
+  loop->worker = NULL;
   while (loop->easy_pooled > 0) curl_easy_cleanup(loop->easy_pool[--loop->easy_pooled]);
   if (loop->multi) curl_multi_cleanup(loop->multi); /* may still call on_socket */
   loop->multi = NULL;
@@ -324,6 +331,31 @@ static int loop_gc(lua_State *L) {
   free(loop->ready);
   loop->pfds = loop->ready = NULL;
   loop->npfds = loop->cap_pfds = loop->cap_ready = 0;
+  sc_buf_free(&loop->chunk);
+  if (loop->locks_ready) { /* once: a __close then __gc runs this twice */
+    int i;
+    for (i = 0; i < CURL_LOCK_DATA_LAST; i++) pthread_mutex_destroy(&loop->share_locks[i]);
+    loop->locks_ready = 0;
+  }
+  return 0;
+}
+
+int sc_loop_io_thread(sc_loop *loop, int on, const char **why) {
+  if (on == (loop->worker != NULL)) return 0;
+  if (loop->transfers > 0) {
+    *why = "transfers are in flight (switch before the first request, or when none runs)";
+    return -1;
+  }
+  if (on) {
+    loop->worker = sc_worker_start();
+    if (loop->worker == NULL) {
+      *why = "the thread could not be started";
+      return -1;
+    }
+  } else {
+    sc_worker_stop(loop->worker);
+    loop->worker = NULL;
+  }
   return 0;
 }
 
@@ -336,9 +368,23 @@ static int loop_tostring(lua_State *L) {
   return 1;
 }
 
+/* The share handle's lock callbacks: one mutex per kind of data. */
+static void share_lock(CURL *easy, curl_lock_data data, curl_lock_access access, void *ud) {
+  sc_loop *loop = (sc_loop *)ud;
+  (void)easy, (void)access;
+  if ((int)data >= 0 && data < CURL_LOCK_DATA_LAST) pthread_mutex_lock(&loop->share_locks[data]);
+}
+
+static void share_unlock(CURL *easy, curl_lock_data data, void *ud) {
+  sc_loop *loop = (sc_loop *)ud;
+  (void)easy;
+  if ((int)data >= 0 && data < CURL_LOCK_DATA_LAST) pthread_mutex_unlock(&loop->share_locks[data]);
+}
+
 /* Creates the loop of this Lua state once; later calls reuse it. */
 int sc_loop_open(lua_State *L) {
   sc_loop *loop;
+  int i;
   lua_getfield(L, LUA_REGISTRYINDEX, SC_LOOP_KEY);
   if (!lua_isnil(L, -1)) {
     lua_pop(L, 1);
@@ -367,7 +413,13 @@ int sc_loop_open(lua_State *L) {
   if (loop->multi == NULL || loop->share == NULL)
     return luaL_error(L, "scenario.core: cannot create the curl multi handle");
   /* One process-wide pool: DNS answers, live connections and TLS sessions are
-     reused by every request.  The loop is single-threaded: no lock callbacks. */
+     reused by every request.  Locked: with the I/O thread on, its transfers
+     use the share while the stepping thread configures the next requests. */
+  for (i = 0; i < CURL_LOCK_DATA_LAST; i++) pthread_mutex_init(&loop->share_locks[i], NULL);
+  loop->locks_ready = 1;
+  curl_share_setopt(loop->share, CURLSHOPT_LOCKFUNC, share_lock);
+  curl_share_setopt(loop->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
+  curl_share_setopt(loop->share, CURLSHOPT_USERDATA, loop);
   curl_share_setopt(loop->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
   curl_share_setopt(loop->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
   curl_share_setopt(loop->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
@@ -384,7 +436,15 @@ int sc_loop_open(lua_State *L) {
   loop->io_budget = SC_IO_BUDGET_DEFAULT;
   loop->queue.prev = loop->queue.next = &loop->queue;
   loop->bulk_queue.prev = loop->bulk_queue.next = &loop->bulk_queue;
+  loop->got_chunks.prev = loop->got_chunks.next = &loop->got_chunks;
+  loop->got_done.prev = loop->got_done.next = &loop->got_done;
   loop->start_budget = SC_START_BUDGET_DEFAULT;
+
+  /* SCENARIO_IO_THREAD=1: the I/O thread from the start (core.io_thread) */
+  if (getenv("SCENARIO_IO_THREAD") != NULL && strcmp(getenv("SCENARIO_IO_THREAD"), "1") == 0) {
+    loop->worker = sc_worker_start();
+    if (loop->worker == NULL) return luaL_error(L, "scenario.core: cannot start the I/O thread");
+  }
 
   lua_setfield(L, LUA_REGISTRYINDEX, SC_LOOP_KEY);
   lua_newtable(L);

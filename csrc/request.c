@@ -102,6 +102,8 @@ typedef struct sc_request {
   double elapsed;
   sc_timer retry_timer;
   sc_qlink qlink;       /* in the loop's start queue while ST_QUEUED */
+  sc_wnode wnode;       /* with the I/O thread: its place in the thread's lists */
+  int threaded;         /* this attempt runs in the I/O thread */
   char *final_url;      /* kept from the handle when it goes back to the pool */
   long http_version;
   int retired;          /* the handle went back to the pool: result still readable */
@@ -212,8 +214,14 @@ static size_t on_write(char *p, size_t size, size_t n, void *ud) {
       r->write_errno = errno ? errno : EIO;
       return 0;
     }
-    r->streamed += (curl_off_t)len;
+    SC_STORE(r->streamed, r->streamed + (curl_off_t)len);
     return len;
+  }
+  if (r->data_ref != LUA_NOREF && to_stream && r->threaded) {
+    /* no Lua in the I/O thread: the bytes wait for the next step */
+    size_t took = sc_worker_chunk(r->loop->worker, &r->wnode, p, len);
+    if (took == len) SC_STORE(r->streamed, r->streamed + (curl_off_t)len);
+    return took;
   }
   if (r->data_ref != LUA_NOREF && to_stream) {
     lua_State *L = r->loop->L;
@@ -269,7 +277,7 @@ static int on_xferinfo(void *ud, curl_off_t dltotal, curl_off_t dlnow,
                        curl_off_t ultotal, curl_off_t ulnow) {
   sc_request *r = (sc_request *)ud;
   (void)dltotal, (void)dlnow, (void)ultotal;
-  r->up_now = ulnow;
+  SC_STORE(r->up_now, ulnow);
   return 0;
 }
 
@@ -297,7 +305,7 @@ static void start_attempt(sc_request *r) {
   r->upload_pos = 0; /* a retry sends the file body again from its offset */
   r->headers_done = 0;
   r->read_errno = 0;
-  r->up_now = 0;
+  SC_STORE(r->up_now, 0);
   r->state = ST_QUEUED;
   sc_queue_push(r->loop, &r->qlink, r->bulk);
 }
@@ -310,7 +318,13 @@ static int enter_multi(sc_request *r) {
   if (r->connect_timeout > 0)
     curl_easy_setopt(r->easy, CURLOPT_CONNECTTIMEOUT_MS,
                      ms_left(r->deadline, r->connect_timeout));
-  if (curl_multi_add_handle(r->loop->multi, r->easy) != CURLM_OK) return -1;
+  r->threaded = r->loop->worker != NULL;
+  if (r->threaded) {
+    r->wnode.easy = r->easy;
+    sc_worker_add(r->loop->worker, &r->wnode);
+  } else if (curl_multi_add_handle(r->loop->multi, r->easy) != CURLM_OK) {
+    return -1;
+  }
   r->loop->transfers++;
   r->attempts++;
   r->state = ST_RUNNING;
@@ -400,15 +414,17 @@ static void finish(sc_request *r) {
   sc_finish(r->loop->L, r);
 }
 
-void sc_request_on_done(sc_loop *loop, CURL *easy, CURLcode code) {
-  sc_request *r = NULL;
+static sc_request *of_node(sc_wnode *n) {
+  return (sc_request *)(void *)((char *)n - offsetof(sc_request, wnode));
+}
+
+/* An attempt's transfer ended with `code` (its handle out of the multi):
+   the request retries or finishes. */
+static void attempt_ended(sc_request *r, CURLcode code) {
+  sc_loop *loop = r->loop;
   double delay;
-  curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&r);
-  curl_multi_remove_handle(loop->multi, easy);
-  loop->transfers--;
-  if (r == NULL) return;
   r->code = code;
-  curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &r->status);
+  curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &r->status);
   r->sent = may_have_been_sent(r, code);
   if (!r->too_large && r->status > 0 && !r->headers_done &&
       (code == CURLE_OUT_OF_MEMORY || (int)code == SC_CURLE_TOO_LARGE ||
@@ -430,6 +446,58 @@ void sc_request_on_done(sc_loop *loop, CURL *easy, CURLcode code) {
     if (sc_heap_push(&loop->timers, &r->retry_timer) == 0) return;
   }
   finish(r);
+}
+
+void sc_request_on_done(sc_loop *loop, CURL *easy, CURLcode code) {
+  sc_wnode *n = NULL;
+  curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&n);
+  curl_multi_remove_handle(loop->multi, easy);
+  loop->transfers--;
+  if (n != NULL) attempt_ended(of_node(n), code);
+}
+
+/* Hands the on_data bytes the I/O thread kept for r to its callback.  A
+   callback that raises stops the transfer, as on_write does without the
+   thread.  Returns 1 when r ended here. */
+static int deliver(sc_request *r) {
+  sc_loop *loop = r->loop;
+  lua_State *L = loop->L;
+  int failed;
+  sc_worker_take(loop->worker, &r->wnode, &loop->chunk);
+  if (loop->chunk.len == 0 || r->state != ST_RUNNING || r->data_ref == LUA_NOREF) return 0;
+  lua_checkstack(L, 4);
+  /* r's userdata on the stack: the callback may cancel r, unanchoring it */
+  lua_getfield(L, LUA_REGISTRYINDEX, SC_ANCHORS_KEY);
+  lua_rawgetp(L, -1, r);
+  lua_remove(L, -2);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, r->data_ref);
+  lua_pushlstring(L, loop->chunk.data, loop->chunk.len);
+  loop->in_perform = 1;
+  failed = lua_pcall(L, 1, 0, 0) != LUA_OK;
+  loop->in_perform = 0;
+  if (failed && r->state == ST_RUNNING) {
+    r->cb_error_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    sc_worker_remove(loop->worker, &r->wnode);
+    loop->transfers--;
+    attempt_ended(r, CURLE_WRITE_ERROR);
+  } else if (failed) {
+    lua_pop(L, 1); /* r was cancelled or closed by its own callback */
+  }
+  lua_pop(L, 1);
+  return r->state != ST_RUNNING;
+}
+
+void sc_request_collect(sc_loop *loop) {
+  sc_wnode *n;
+  sc_worker_collect(loop->worker, &loop->got_chunks, &loop->got_done);
+  while ((n = sc_worker_next(loop->worker, &loop->got_chunks, 0)) != NULL) deliver(of_node(n));
+  while ((n = sc_worker_next(loop->worker, &loop->got_done, 1)) != NULL) {
+    sc_request *r = of_node(n);
+    if (r->state != ST_RUNNING) continue;
+    if (r->wnode.pending.len > 0 && deliver(r)) continue;
+    loop->transfers--;
+    attempt_ended(r, n->code);
+  }
 }
 
 void sc_request_on_timer(sc_loop *loop, sc_timer *t) {
@@ -660,7 +728,7 @@ static void set_handle_options(lua_State *L, int opts, sc_request *r) {
   if (r->out != NULL) curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 64L * 1024L);
 
   curl_easy_setopt(e, CURLOPT_URL, r->url);
-  curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)r);
+  curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)&r->wnode);
   curl_easy_setopt(e, CURLOPT_SHARE, r->loop->share);
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
@@ -780,11 +848,16 @@ static int l_request(lua_State *L) {
   return 1;
 }
 
+/* Takes a running attempt's handle back from libcurl: no callback runs
+   for r after this. */
+static void take_back(sc_request *r) {
+  if (r->threaded) sc_worker_remove(r->loop->worker, &r->wnode);
+  else curl_multi_remove_handle(r->loop->multi, r->easy);
+  r->loop->transfers--;
+}
+
 static void release(lua_State *L, sc_request *r) {
-  if (r->state == ST_RUNNING && r->loop->multi) {
-    curl_multi_remove_handle(r->loop->multi, r->easy);
-    r->loop->transfers--;
-  }
+  if (r->state == ST_RUNNING && r->loop->multi) take_back(r);
   if (r->state == ST_WAITING) sc_heap_remove(&r->loop->timers, &r->retry_timer);
   if (r->state == ST_QUEUED) sc_queue_remove(r->loop, &r->qlink);
   r->state = ST_DONE;
@@ -801,6 +874,7 @@ static void release(lua_State *L, sc_request *r) {
   r->method = r->url = r->body = NULL;
   sc_buf_free(&r->resp_body);
   sc_buf_free(&r->resp_headers);
+  sc_buf_free(&r->wnode.pending);
   luaL_unref(L, LUA_REGISTRYINDEX, r->data_ref);
   luaL_unref(L, LUA_REGISTRYINDEX, r->cb_error_ref);
   luaL_unref(L, LUA_REGISTRYINDEX, r->out_ref);
@@ -818,8 +892,7 @@ static int l_cancel(lua_State *L) {
   sc_request *r = check_request(L, 1);
   if (r->state == ST_RUNNING || r->state == ST_WAITING || r->state == ST_QUEUED) {
     if (r->state == ST_RUNNING) {
-      curl_multi_remove_handle(r->loop->multi, r->easy);
-      r->loop->transfers--;
+      take_back(r);
     } else if (r->state == ST_QUEUED) {
       sc_queue_remove(r->loop, &r->qlink); /* never started: the server saw nothing */
     } else {
@@ -1056,10 +1129,11 @@ static int l_result(lua_State *L) {
 static int l_progress(lua_State *L) {
   sc_request *r = check_request(L, 1);
   curl_off_t total = r->has_upload ? r->upload_length : (curl_off_t)r->body_len;
-  curl_off_t sent = r->up_now > total ? total : r->up_now;
+  curl_off_t up = SC_LOAD(r->up_now); /* the I/O thread may be writing both */
+  curl_off_t sent = up > total ? total : up;
   lua_pushinteger(L, (lua_Integer)sent);
   lua_pushinteger(L, (lua_Integer)total);
-  lua_pushinteger(L, (lua_Integer)r->streamed);
+  lua_pushinteger(L, (lua_Integer)SC_LOAD(r->streamed));
   return 3;
 }
 

@@ -9,6 +9,7 @@
 #define SC_INTERNAL_H
 
 #include <poll.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -72,6 +73,36 @@ typedef struct sc_qlink {
   struct sc_qlink *prev, *next;
 } sc_qlink;
 
+/* ---- the I/O thread (worker.c) ---- */
+typedef struct sc_worker sc_worker;
+
+/* A request's place in the I/O thread's lists (see worker.c), kept in the
+   request: handing it over allocates nothing. */
+typedef struct sc_wnode {
+  sc_qlink link;  /* inbox, removes, outbox, or a step's list of finished ones */
+  sc_qlink clink; /* the list of transfers with on_data bytes, or of resumes */
+  CURL *easy;
+  CURLcode code;  /* the transfer's result, once finished */
+  int where;      /* which of those it is in (worker.c) */
+  int paused;     /* the write callback paused it: pending is full */
+  sc_buf pending; /* on_data bytes received, not handed to the step yet */
+} sc_wnode;
+
+sc_worker *sc_worker_start(void); /* NULL when it cannot be started */
+void sc_worker_stop(sc_worker *w);
+void sc_worker_add(sc_worker *w, sc_wnode *n);
+void sc_worker_kick(sc_worker *w);
+void sc_worker_remove(sc_worker *w, sc_wnode *n);
+size_t sc_worker_chunk(sc_worker *w, sc_wnode *n, const char *p, size_t len);
+void sc_worker_wait(sc_worker *w, int wait_ms);
+void sc_worker_collect(sc_worker *w, sc_qlink *chunks, sc_qlink *done);
+sc_wnode *sc_worker_next(sc_worker *w, sc_qlink *list, int done);
+void sc_worker_take(sc_worker *w, sc_wnode *n, sc_buf *into);
+
+/* Counters one thread writes while another reads them (req:progress()). */
+#define SC_LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+#define SC_STORE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
+
 typedef struct sc_loop {
   CURLM *multi;
   CURLSH *share;
@@ -108,6 +139,15 @@ typedef struct sc_loop {
      not per request. */
   CURL *easy_pool[SC_EASY_POOL];
   int easy_pooled;
+  /* The I/O thread, when on (core.io_thread): the transfers run in its own
+     multi handle, and a step collects what it hands over. */
+  sc_worker *worker;
+  sc_buf chunk;        /* on_data bytes being handed to Lua */
+  sc_qlink got_chunks, got_done; /* what a step collected and has not handled yet */
+  /* one lock per kind of data the share handle guards: the I/O thread's
+     transfers and the stepping thread's configuring both use it */
+  pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
+  int locks_ready;
 } sc_loop;
 
 double sc_now(void);
@@ -116,6 +156,9 @@ sc_loop *sc_loop_get(lua_State *L);
 int sc_loop_open(lua_State *L);
 int sc_loop_step(lua_State *L, sc_loop *loop, double max_seconds);
 int sc_loop_pending(const sc_loop *loop);
+/* Turns the I/O thread on or off; only with no transfer in flight. Returns
+   0, or -1 with a reason in `why`. */
+int sc_loop_io_thread(sc_loop *loop, int on, const char **why);
 void sc_queue_push(sc_loop *loop, sc_qlink *link, int bulk);
 void sc_queue_remove(sc_loop *loop, sc_qlink *link);
 
@@ -128,6 +171,9 @@ void sc_finish(lua_State *L, void *ptr);
 /* ---- requests (request.c) ---- */
 void sc_request_on_done(sc_loop *loop, CURL *easy, CURLcode code);
 void sc_request_on_timer(sc_loop *loop, sc_timer *t);
+/* Collects what the I/O thread handed over: on_data bytes, then finished
+   transfers (may run on_data callbacks). */
+void sc_request_collect(sc_loop *loop);
 /* Admits the queued attempts: at most max (all when max <= 0), oldest first,
    bulk transfers after the others; a queued request whose deadline has
    passed finishes with a timeout instead, unsent, whatever max.  Returns the

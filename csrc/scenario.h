@@ -6,7 +6,8 @@
  *   ... each frame: scenario_step(L, 0);
  *
  * Link: libscenario.a, lua-cjson for the same Lua (Debian: -l:liblua5.4-cjson.so.0,
- * -l:liblua5.1-cjson.so.0 for 5.1 and LuaJIT), the Lua library, libcurl, -lm.
+ * -l:liblua5.1-cjson.so.0 for 5.1 and LuaJIT), the Lua library, libcurl, -lm,
+ * -pthread.
  */
 #ifndef SCENARIO_H
 #define SCENARIO_H
@@ -33,6 +34,15 @@ int scenario_openlibs(lua_State *L);
    transfers, timers and spawned coroutines and returns within max_ms.
    Returns 0, or -1 with an error message pushed. */
 int scenario_step(lua_State *L, int max_ms);
+
+/* Runs the SDK's transfers in a thread of their own (on = 1) or in the
+   thread that steps (on = 0, the default): with it, scenario_step(L, 0)
+   only collects what finished, and libcurl's work (connecting, reading,
+   writing downloads) never runs in the host's frame.  Lua callbacks and
+   results still run inside scenario_step, in the host's thread.  Switch
+   before the first request, or when none is in flight.
+   Returns 0, or -1 with an error message pushed. */
+int scenario_io_thread(lua_State *L, int on);
 
 #ifdef __cplusplus
 }

@@ -18,9 +18,9 @@ if [ $# -gt 0 ]; then HARNESSES=("$@"); else HARNESSES=("${ALL[@]}"); fi
 CFLAGS="-g -O1 -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -Werror -Icsrc
   -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
   $(pkg-config --cflags libcurl lua5.4)"
-LIBS="$(pkg-config --libs lua5.4 libcurl) -lm"
+LIBS="$(pkg-config --libs lua5.4 libcurl) -lm -pthread"
 # the core without request.c, which the harnesses that need it include
-CORE="csrc/buf.c csrc/heap.c csrc/retry.c csrc/loop.c csrc/timer.c csrc/fs.c csrc/scan.c csrc/core.c"
+CORE="csrc/buf.c csrc/heap.c csrc/retry.c csrc/loop.c csrc/worker.c csrc/timer.c csrc/fs.c csrc/scan.c csrc/core.c"
 
 mkdir -p "$OUT/artifacts"
 build() {

@@ -59,7 +59,7 @@ local function block()
   end
   out[#out + 1] = "      },\n"
   out[#out + 1] = '      defines = { "_DEFAULT_SOURCE" },\n'
-  out[#out + 1] = '      libraries = { "curl" },\n'
+  out[#out + 1] = '      libraries = { "curl", "pthread" },\n'
   out[#out + 1] = '      libdirs = { "$(CURL_LIBDIR)" },\n'
   out[#out + 1] = "    },\n"
   out[#out + 1] = END

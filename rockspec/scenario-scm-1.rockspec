@@ -88,11 +88,11 @@ build = {
     ["scenario.core"] = {
       sources = {
         "csrc/buf.c", "csrc/heap.c", "csrc/retry.c", "csrc/loop.c",
-        "csrc/request.c", "csrc/timer.c", "csrc/fs.c", "csrc/scan.c",
-        "csrc/core.c",
+        "csrc/request.c", "csrc/worker.c", "csrc/timer.c", "csrc/fs.c",
+        "csrc/scan.c", "csrc/core.c",
       },
       defines = { "_DEFAULT_SOURCE" },
-      libraries = { "curl" },
+      libraries = { "curl", "pthread" },
       libdirs = { "$(CURL_LIBDIR)" },
     },
     -- END modules

@@ -53,7 +53,7 @@ describe("lua-cjson linked in", function()
     local pkg = interp.name                      -- its pkg-config name
     local cc = string.format("%scc -std=c11 %s $(pkg-config --cflags %s) -Icsrc -o %s/host " ..
       "spec/support/openlibs_host.c %s/libscenario.a -l:liblua%s-cjson.so.0 " ..
-      "$(pkg-config --libs %s libcurl) -lm 2>&1", native,
+      "$(pkg-config --libs %s libcurl) -lm -pthread 2>&1", native,
       interp.build:find("asan", 1, true) and "-fsanitize=address,undefined" or "", pkg, dir,
       interp.build, interp.version, pkg)
     local built, cout = sh(cc)

@@ -4,24 +4,14 @@
 -- and core.request's `output`, the file a 2xx body is written to from C.
 local core = require "scenario.core"
 local files = require "support.files"
-
-local function expected(size, seed)
-  local period = {}
-  for i = 0, 250 do period[i + 1] = string.char((i * 7 + seed) % 251) end
-  period = table.concat(period)
-  local reps = period:rep(math.floor(size / 251) + 1)
-  return reps:sub(1, size)
-end
+local expected = require("support.blob").expected
 
 describe("the step's I/O budget", function()
   local pipe, port, pid
   local SIZE = 1536 * 1024
 
   setup(function()
-    pipe = io.popen("exec " .. require("support.native") .. "python3 spec/support/blob_server.py", "r")
-    local line = pipe:read("*l")
-    port, pid = (line or ""):match("^LISTENING (%d+) (%d+)")
-    assert(port, "blob server did not start: " .. tostring(line))
+    pipe, port, pid = require("support.blob").serve("spec/support/blob_server.py")
   end)
 
   teardown(function()

@@ -93,7 +93,9 @@ int main(int argc, char **argv) {
   int frames = 0, status;
   lua_State *L = luaL_newstate();
   luaL_openlibs(L);
-  if (scenario_openlibs(L) != 0 || luaL_loadstring(L, SCRIPT) != 0) {
+  /* the transfers in the SDK's I/O thread: a step only collects results */
+  if (scenario_openlibs(L) != 0 || scenario_io_thread(L, 1) != 0 ||
+      luaL_loadstring(L, SCRIPT) != 0) {
     fprintf(stderr, "host: %s\n", lua_tostring(L, -1));
     return 1;
   }

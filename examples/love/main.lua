@@ -34,6 +34,7 @@ example runs from a checkout (spec/love_spec.lua does exactly this):
 What the SDK needs from the game: require, new, spawn, and a step each frame:
 
   local scenario = require "scenario"
+  require("scenario.core").io_thread(true)        -- libcurl off the frame
   local client = scenario.new()
   scenario.spawn(function() ... client.generate:txt2img{...} ... job:wait() ... end)
   function love.update(dt) scenario.step(0) end   -- 0: never waits
@@ -211,6 +212,9 @@ function love.load()
   local ok, mod = pcall(require, "scenario")
   if not ok then return fail('cannot load the SDK (require "scenario"): ' .. tostring(mod)) end
   scenario = mod
+  -- the transfers in the SDK's I/O thread: a step only collects results
+  ok, mod = pcall(function() return require("scenario.core").io_thread(true) end)
+  if not ok then return fail("scenario.core.io_thread: " .. tostring(mod)) end
   scenario.on_error = function(err) fail("error in a spawned coroutine: " .. tostring(err)) end
   local client
   ok, client = pcall(scenario.new, { poll_interval = 0.5 })
