@@ -54,7 +54,7 @@ ALL_CFLAGS = -std=c11 -D_DEFAULT_SOURCE -fPIC -pthread -Wall -Wextra -Werror $(S
              $(PKG_CFLAGS) $(CFLAGS)
 
 CORE_SRC = csrc/buf.c csrc/heap.c csrc/retry.c csrc/loop.c csrc/request.c \
-           csrc/worker.c csrc/timer.c csrc/fs.c csrc/scan.c csrc/core.c
+           csrc/worker.c csrc/timer.c csrc/fs.c csrc/scan.c csrc/json.c csrc/core.c
 LIB_SRC  = $(CORE_SRC) csrc/embed.c
 CORE_OBJ = $(CORE_SRC:csrc/%.c=$(BUILD)/obj/%.o)
 LIB_OBJ  = $(LIB_SRC:csrc/%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/bundle.o

@@ -11,6 +11,9 @@
                          the budget in force before the call, in ms
      core.io_deferred()  ready sockets the last step left for the next, and ever
      core.digit_run(s, n) whether s has a run of n digits or more (scan.c)
+     core.json_decode(s, array_mt) the fast path of scenario.json.decode
+                         (json.c): the value, or nothing when json.lua must
+                         decode s itself
      core.start_budget([n]) the attempts a step(0) lets into the multi handle
                          (loop.c; 0: no limit); returns the budget in force before
      core.queued()       attempts waiting for a step to let them in
@@ -120,11 +123,12 @@ int luaopen_scenario_core(lua_State *L) {
   static const luaL_Reg funcs[] = {
     {"step", l_step}, {"pending", l_pending}, {"now", l_now}, {"time", l_time},
     {"retry_after", l_retry_after}, {"backoff", l_backoff}, {"mkdir", sc_mkdir_p},
-    {"fsync", sc_fsync}, {"digit_run", sc_digit_run},
+    {"fsync", sc_fsync}, {"digit_run", sc_digit_run}, {"json_decode", sc_json_decode},
     {"io_budget", l_io_budget}, {"io_deferred", l_io_deferred},
     {"start_budget", l_start_budget}, {"queued", l_queued}, {"admitted", l_admitted},
     {"io_thread", l_io_thread}, {NULL, NULL}};
   sc_loop_open(L);
+  sc_json_init();
   luaL_newlib(L, funcs);
   sc_request_open(L);
   lua_setfield(L, -2, "request");

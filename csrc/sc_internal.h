@@ -188,6 +188,10 @@ int sc_fsync(lua_State *L);
 /* ---- byte scans (scan.c) ---- */
 int sc_digit_run(lua_State *L);
 
+/* ---- JSON, the fast path of scenario.json.decode (json.c) ---- */
+void sc_json_init(void);
+int sc_json_decode(lua_State *L);
+
 /* ---- user timers (timer.c) ---- */
 void sc_utimer_on_timer(sc_loop *loop, sc_timer *t);
 int sc_timer_open(lua_State *L);

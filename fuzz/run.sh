@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 SECS=${FUZZ_SECONDS:-60}
 CC=${FUZZ_CC:-clang}
 OUT=build/fuzz
-ALL=(retry_after headers request_url mkdir_p)
+ALL=(retry_after headers request_url mkdir_p json_decode)
 if [ $# -gt 0 ]; then HARNESSES=("$@"); else HARNESSES=("${ALL[@]}"); fi
 
 CFLAGS="-g -O1 -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -Werror -Icsrc
@@ -20,7 +20,7 @@ CFLAGS="-g -O1 -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -Werror -Icsrc
   $(pkg-config --cflags libcurl lua5.4)"
 LIBS="$(pkg-config --libs lua5.4 libcurl) -lm -pthread"
 # the core without request.c, which the harnesses that need it include
-CORE="csrc/buf.c csrc/heap.c csrc/retry.c csrc/loop.c csrc/worker.c csrc/timer.c csrc/fs.c csrc/scan.c csrc/core.c"
+CORE="csrc/buf.c csrc/heap.c csrc/retry.c csrc/loop.c csrc/worker.c csrc/timer.c csrc/fs.c csrc/scan.c csrc/json.c csrc/core.c"
 
 mkdir -p "$OUT/artifacts"
 build() {
@@ -28,6 +28,7 @@ build() {
   case $h in
     retry_after) $CC $CFLAGS -o "$OUT/$h" fuzz/$h.c csrc/retry.c $LIBS ;;
     headers|request_url) $CC $CFLAGS -o "$OUT/$h" fuzz/$h.c $CORE $LIBS ;;
+    json_decode) $CC $CFLAGS -o "$OUT/$h" fuzz/$h.c csrc/json.c $LIBS -l:liblua5.4-cjson.so.0 ;;
     mkdir_p)
       # fs.c with mkdir() and stat() replaced by the harness's fake file system
       $CC $CFLAGS "-Dmkdir(p,m)=fuzz_mkdir(p,m)" "-Dstat(p,s)=fuzz_stat(p,s)" \
@@ -39,7 +40,8 @@ build() {
 
 max_len() {
   case $1 in
-    retry_after) echo 512 ;; headers) echo 4096 ;; request_url) echo 1024 ;; *) echo 2048 ;;
+    retry_after) echo 512 ;; headers) echo 4096 ;; request_url) echo 1024 ;; json_decode) echo 8192 ;;
+    *) echo 2048 ;;
   esac
 }
 

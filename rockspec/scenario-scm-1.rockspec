@@ -89,7 +89,7 @@ build = {
       sources = {
         "csrc/buf.c", "csrc/heap.c", "csrc/retry.c", "csrc/loop.c",
         "csrc/request.c", "csrc/worker.c", "csrc/timer.c", "csrc/fs.c",
-        "csrc/scan.c", "csrc/core.c",
+        "csrc/scan.c", "csrc/json.c", "csrc/core.c",
       },
       defines = { "_DEFAULT_SOURCE" },
       libraries = { "curl", "pthread" },

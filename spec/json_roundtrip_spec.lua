@@ -254,17 +254,15 @@ describe("JSON of the API document decoded and encoded again", function()
   end)
 
   it("keeps 500 generated texts: brackets, quotes and backslashes in strings, whitespace, nesting", function()
-    local next_u = require("support.prng").new(14)
-    local function pick(list) return list[next_u() % #list + 1] end
+    local prng = require "support.prng"
+    local next_u = prng.new(14)
+    local pick, some = prng.pickers(next_u)
     local PIECES = { "[]", "[ ]", "{}", "\\\"", "\\\\", "\\n", "\\u00e9", "]", "[", '\\"[]\\"', "x", " ",
       "\\u0000scenario.json: an empty array\\u0000", "12345678901234567", ":[],", "é" }
     local SPACE = { "", "", " ", "\n  ", "\t" }
     local function text_of(depth)
       local r = next_u() % (depth > 3 and 3 or 6)
-      if r == 0 then
-        local parts = {}
-        for i = 1, next_u() % 4 do parts[i] = pick(PIECES) end
-        return '"' .. table.concat(parts) .. '"'
+      if r == 0 then return '"' .. some(PIECES, 4) .. '"'
       elseif r == 1 then return pick { "1", "-2.5", "null", "true", "12345678901234567890", "0" }
       elseif r == 2 then return "[" .. pick(SPACE) .. "]"
       elseif r == 3 then

@@ -4,6 +4,9 @@
 -- product stays below 2^53, so it is exact in doubles, and math.fmod is exact.
 --   local prng = require "support.prng"
 --   local next_u = prng.new(seed)   -- next_u() --> an integer in 1..prng.M1
+--   local pick, some = prng.pickers(next_u)
+--       pick(list) --> one element; some(list, max, sep) --> 0 to max - 1 of
+--       them, joined with sep (default "")
 local M = {}
 
 local M1, M2 = 4294967087, 4294944443
@@ -30,6 +33,16 @@ function M.new(seed)
   end
   for _ = 1, 10 do next_u() end                  -- away from the seeding
   return next_u
+end
+
+function M.pickers(next_u)
+  local function pick(list) return list[next_u() % #list + 1] end
+  local function some(list, max, sep)
+    local parts = {}
+    for i = 1, next_u() % max do parts[i] = pick(list) end
+    return table.concat(parts, sep)
+  end
+  return pick, some
 end
 
 return M
