@@ -24,6 +24,8 @@
  * The host runs the transfers in the SDK's I/O thread (scenario_io_thread),
  * as a host with a frame budget should; B5_IO_THREAD=0 keeps them in the
  * host's thread (the start and I/O budgets then bound each step's share).
+ * B5_DISPATCH_MS=ms sets scenario.loop.BUDGET, the Lua work a step(0) may
+ * dispatch (default 1 ms).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,6 +70,8 @@ static const char *SCRIPT =
   "    end\n"
   "  end)\n"
   "end\n"
+  "local dispatch = os.getenv('B5_DISPATCH_MS')\n"
+  "if dispatch then require('scenario.loop').BUDGET = tonumber(dispatch) / 1000 end\n"
   "local start_budget, io_budget = os.getenv('B5_START_BUDGET'), os.getenv('B5_IO_BUDGET')\n"
   "if start_budget then core.start_budget(tonumber(start_budget)) end\n"
   "if io_budget then core.io_budget(tonumber(io_budget)) end\n"

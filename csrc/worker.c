@@ -49,6 +49,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#endif
 
 #include "sc_internal.h"
 
@@ -172,6 +176,13 @@ static void finished(sc_worker *w, CURL *easy, CURLcode code) {
 
 static void *run(void *arg) {
   sc_worker *w = (sc_worker *)arg;
+#ifdef __linux__
+  /* The lowest priority (nice 19, this thread only): it needs little CPU,
+     and when it wakes (a socket ready, a request handed over) it must not
+     take the CPU from the thread stepping the host's frame.  B5 measured
+     the steps without it: 1 in 100 frames lost 0.3-0.5 ms to this thread. */
+  setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
+#endif
   pthread_mutex_lock(&w->mu);
   while (!w->stop) {
     int running = 0, left;
