@@ -36,13 +36,18 @@
  * another, when the happy-eyeballs timers of all their connections came due
  * together.  So an attempt (a request's first, or a retry) does not enter the
  * multi handle when it is asked for: it waits in a FIFO, and each step(0)
- * admits at most `start_budget` of them (core.start_budget, 2 by default)
+ * admits at most `start_budget` of them (core.start_budget, 1 by default)
  * before the timeout action, so that the connects, and the timers they set,
  * of many transfers are spread over as many steps.  A step that may wait
  * (max_ms > 0: scenario.run, the blocking calls) admits every queued attempt,
  * at full speed as before.  Deadlines stay absolute: a queued request whose
  * deadline passes is finished with a timeout, unsent, by the next step,
  * whatever its place in the queue.
+ *
+ * The I/O thread (core.io_thread, worker.c).  With it on, none of the above
+ * runs in a step: the attempts a step admits (all of them) go to the
+ * thread's own multi handle, and the step collects what the thread handed
+ * back, waiting on the thread's pipe when it may wait.  Timers stay here.
  */
 #include <errno.h>
 #include <math.h>
