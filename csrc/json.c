@@ -82,6 +82,7 @@ static const char *skip_string(const char *s, const char *end) {
    for a text it will not take, -2 when cap is too small.  A container has
    its commas + 1 members, or none when only whitespace is inside. */
 static int count_members(const char *s, const char *end, int *counts, int cap) {
+  const char *text = s;
   int open[MAX_DEPTH + 1], top = -1, n = 0;
   for (;;) {
     const char *t;
@@ -95,11 +96,16 @@ static int count_members(const char *s, const char *end, int *counts, int cap) {
         s = skip_string(s + 1, end);
         if (s == NULL) return -1;
         break;
-      case C_COMMA:
-        if (top < 0) return -1;
+      case C_COMMA: {
+        /* only after a value: ",," "[," "{," ":," are not JSON (and would
+           make a table sized for members that are not there) */
+        const char *b = s - 1;
+        while (b > text && (*b == ' ' || *b == '\n' || *b == '\r' || *b == '\t')) b--;
+        if (top < 0 || b < text || *b == ',' || *b == '[' || *b == '{' || *b == ':') return -1;
         counts[open[top]]++;
         s++;
         break;
+      }
       case C_OPEN:
         if (top == MAX_DEPTH - 1) return -1;
         if (n == cap) return -2;
@@ -178,6 +184,9 @@ static int unicode_escape(const char **pp, const char *end, luaL_Buffer *b) {
 /* A string with escapes, from its first backslash (start: after the quote). */
 static int escaped_string(dec *d, const char *start, const char *p) {
   luaL_Buffer b;
+  /* Lua 5.1 and LuaJIT keep a buffer's pieces on the stack (up to
+     LUA_MINSTACK / 2 of them) without checking its room */
+  if (!lua_checkstack(d->L, LUA_MINSTACK)) return -1;
   luaL_buffinit(d->L, &b);
   luaL_addlstring(&b, start, (size_t)(p - start));
   while (p < d->end) {
@@ -383,11 +392,13 @@ int sc_json_decode(lua_State *L) {
   lua_settop(L, 2);
   containers = count_members(s, s + n, counts, SMALL_COUNTS);
   if (containers == -2) {
-    /* each container opens with a byte of its own: n bounds their number;
-       a userdata, so that a memory error while decoding frees it too */
-    if (n >= 0x7ffffff0) return 0;
-    counts = (int *)lua_newuserdatauv(L, (n + 1) * sizeof *counts, 0);
-    containers = count_members(s, s + n, counts, (int)n + 1);
+    /* as many as the text has '{' and '[' bytes, at most; in a userdata, so
+       that a memory error while decoding frees it too */
+    size_t i, opens = 0;
+    for (i = 0; i < n; i++) opens += (s[i] == '{') | (s[i] == '[');
+    if (opens >= 0x7ffffff0) return 0;
+    counts = (int *)lua_newuserdatauv(L, opens * sizeof *counts, 0);
+    containers = count_members(s, s + n, counts, (int)opens);
   }
   if (containers < 0) return 0;
   d.L = L;

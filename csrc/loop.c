@@ -306,7 +306,8 @@ int sc_loop_step(lua_State *L, sc_loop *loop, double max_seconds) {
     wait = deadline - now;
     next = sc_heap_peek(&loop->timers);
     if (next != NULL && next->due - now < wait) wait = next->due - now;
-    if (loop->transfers > 0 && loop->curl_due >= 0 && loop->curl_due - now < wait)
+    if (loop->transfers > 0 && loop->worker == NULL && loop->curl_due >= 0 &&
+        loop->curl_due - now < wait)
       wait = loop->curl_due - now;
     if (wait < 0 || loop->queued > 0) wait = 0; /* a retry queued by fire_timers */
     wait_ms = (int)ceil(wait * 1000.0);
@@ -329,7 +330,10 @@ static int loop_gc(lua_State *L) {
   while (loop->easy_pooled > 0) curl_easy_cleanup(loop->easy_pool[--loop->easy_pooled]);
   if (loop->multi) curl_multi_cleanup(loop->multi); /* may still call on_socket */
   loop->multi = NULL;
-  if (loop->share) curl_share_cleanup(loop->share);
+  /* the locks go with the share; a share still in use by a request not
+     collected yet keeps them (a leak at exit rather than a lock destroyed
+     under a handle that will take it) */
+  if (loop->share && curl_share_cleanup(loop->share) != CURLSHE_OK) loop->locks_ready = 0;
   loop->share = NULL;
   sc_heap_free(&loop->timers);
   free(loop->pfds);
@@ -347,6 +351,10 @@ static int loop_gc(lua_State *L) {
 
 int sc_loop_io_thread(sc_loop *loop, int on, const char **why) {
   if (on == (loop->worker != NULL)) return 0;
+  if (loop->in_perform) { /* a step is collecting from the thread */
+    *why = "called from inside a transfer callback";
+    return -1;
+  }
   if (loop->transfers > 0) {
     *why = "transfers are in flight (switch before the first request, or when none runs)";
     return -1;

@@ -16,7 +16,12 @@
  *
  * Or, with `output` (a Lua file handle open for writing), the 2xx body is
  * written to that file by the write callback itself, with no Lua code per
- * chunk; req:progress() reports the bytes written so far.
+ * chunk; req:progress() reports the bytes written so far.  The request
+ * writes through a descriptor of its own (a dup of the file's, after the
+ * file is flushed), closed when the request ends: closing the Lua file
+ * while the transfer still runs (an error unwinding the caller, in the
+ * I/O thread at any moment) cannot leave the callback writing to a freed
+ * FILE.
  *
  * Nothing a server sends is kept without a bound (a hostile or broken server
  * must not grow the process): a body kept in memory stops the transfer once
@@ -79,8 +84,7 @@ typedef struct sc_request {
   int sent;             /* the request may have reached the server */
   int data_ref;         /* on_data callback, LUA_NOREF when none */
   int cb_error_ref;     /* error raised by on_data, LUA_NOREF when none */
-  FILE *out;            /* `output`: the file the 2xx body goes to, or NULL */
-  int out_ref;          /* keeps that Lua file handle alive */
+  int out_fd;           /* `output`: a dup of that file's descriptor, or -1 */
   int write_errno;      /* writing `output` failed: errno */
   curl_off_t streamed;  /* bytes given to on_data */
   int has_upload;       /* the body comes from a file */
@@ -146,7 +150,7 @@ static int is_encoded(const sc_request *r) {
 
 /* Whether the 2xx body of this request goes to on_data or output. */
 static int streams(const sc_request *r) {
-  return r->out != NULL || r->data_ref != LUA_NOREF;
+  return r->out_fd >= 0 || r->data_ref != LUA_NOREF;
 }
 
 /* Stops the transfer when `len` more bytes would take a body of `have`
@@ -209,10 +213,16 @@ static size_t on_write(char *p, size_t size, size_t n, void *ud) {
   } else if (over_cap(r, (curl_off_t)r->resp_body.len, (curl_off_t)len, r->max_body, TL_BODY)) {
     return 0;
   }
-  if (r->out != NULL && to_stream) {
-    if (fwrite(p, 1, len, r->out) != len) {
-      r->write_errno = errno ? errno : EIO;
-      return 0;
+  if (r->out_fd >= 0 && to_stream) {
+    size_t done = 0;
+    while (done < len) {
+      ssize_t w = write(r->out_fd, p + done, len - done);
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) {
+        r->write_errno = w < 0 && errno ? errno : EIO;
+        return 0;
+      }
+      done += (size_t)w;
     }
     SC_STORE(r->streamed, r->streamed + (curl_off_t)len);
     return len;
@@ -281,9 +291,11 @@ static int on_xferinfo(void *ud, curl_off_t dltotal, curl_off_t dlnow,
   return 0;
 }
 
-static void close_upload(sc_request *r) {
+/* The descriptors of the file body and of `output`, closed. */
+static void close_files(sc_request *r) {
   if (r->upload_fd >= 0) close(r->upload_fd);
-  r->upload_fd = -1;
+  if (r->out_fd >= 0) close(r->out_fd);
+  r->upload_fd = r->out_fd = -1;
 }
 
 /* ---- attempts ---- */
@@ -409,7 +421,7 @@ static void retire_easy(sc_request *r) {
 static void finish(sc_request *r) {
   r->state = ST_DONE;
   retire_easy(r);
-  close_upload(r); /* no attempt left: give the descriptor back now */
+  close_files(r); /* no attempt left: give the descriptor back now */
   r->elapsed = sc_now() - r->started;
   sc_finish(r->loop->L, r);
 }
@@ -692,8 +704,11 @@ static void read_sink(lua_State *L, int opts, sc_request *r) {
       luaL_error(L, "scenario.core.request: output must be an open file");
     if (r->data_ref != LUA_NOREF)
       luaL_error(L, "scenario.core.request: give on_data or output, not both");
-    r->out = out;
-    r->out_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    fflush(out); /* what Lua wrote to it comes first */
+    r->out_fd = dup(fileno(out));
+    if (r->out_fd < 0)
+      luaL_error(L, "scenario.core.request: output: %s", strerror(errno));
+    lua_pop(L, 1);
   } else {
     lua_pop(L, 1);
   }
@@ -725,7 +740,7 @@ static void read_options(lua_State *L, int opts, sc_request *r) {
 static void set_handle_options(lua_State *L, int opts, sc_request *r) {
   CURL *e = r->easy;
   /* a streamed body is read 64 KiB at a time instead of libcurl's 16 KiB */
-  if (r->out != NULL) curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 64L * 1024L);
+  if (r->out_fd >= 0) curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 64L * 1024L);
 
   curl_easy_setopt(e, CURLOPT_URL, r->url);
   curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)&r->wnode);
@@ -832,8 +847,8 @@ static int l_request(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   r = (sc_request *)lua_newuserdatauv(L, sizeof *r, 0);
   memset(r, 0, sizeof *r);
-  r->data_ref = r->cb_error_ref = r->out_ref = LUA_NOREF;
-  r->upload_fd = -1;
+  r->data_ref = r->cb_error_ref = LUA_NOREF;
+  r->upload_fd = r->out_fd = -1;
   r->retry_timer.index = -1;
   r->retry_timer.kind = SC_TIMER_RETRY;
   r->retry_timer.owner = r;
@@ -851,8 +866,11 @@ static int l_request(lua_State *L) {
 /* Takes a running attempt's handle back from libcurl: no callback runs
    for r after this. */
 static void take_back(sc_request *r) {
-  if (r->threaded) sc_worker_remove(r->loop->worker, &r->wnode);
-  else curl_multi_remove_handle(r->loop->multi, r->easy);
+  if (r->threaded) {
+    if (r->loop->worker != NULL) sc_worker_remove(r->loop->worker, &r->wnode);
+  } else if (r->loop->multi != NULL) {
+    curl_multi_remove_handle(r->loop->multi, r->easy);
+  }
   r->loop->transfers--;
 }
 
@@ -861,7 +879,7 @@ static void release(lua_State *L, sc_request *r) {
   if (r->state == ST_WAITING) sc_heap_remove(&r->loop->timers, &r->retry_timer);
   if (r->state == ST_QUEUED) sc_queue_remove(r->loop, &r->qlink);
   r->state = ST_DONE;
-  close_upload(r);
+  close_files(r);
   retire_easy(r);
   free(r->final_url);
   r->final_url = NULL;
@@ -877,9 +895,7 @@ static void release(lua_State *L, sc_request *r) {
   sc_buf_free(&r->wnode.pending);
   luaL_unref(L, LUA_REGISTRYINDEX, r->data_ref);
   luaL_unref(L, LUA_REGISTRYINDEX, r->cb_error_ref);
-  luaL_unref(L, LUA_REGISTRYINDEX, r->out_ref);
-  r->data_ref = r->cb_error_ref = r->out_ref = LUA_NOREF;
-  r->out = NULL;
+  r->data_ref = r->cb_error_ref = LUA_NOREF;
 }
 
 static int l_gc(lua_State *L) {
@@ -902,7 +918,7 @@ static int l_cancel(lua_State *L) {
     r->code = CURLE_ABORTED_BY_CALLBACK;
     r->state = ST_DONE;
     retire_easy(r);
-    close_upload(r);
+    close_files(r);
     r->elapsed = sc_now() - r->started;
     sc_finish(L, r);
   }

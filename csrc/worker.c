@@ -27,10 +27,12 @@
  *
  * The thread tells a waiting step through a pipe (one byte while something
  * waits to be collected), and the step wakes the thread with
- * curl_multi_wakeup.  The mutex is recursive because libcurl may call a
- * write callback (which takes it for on_data bytes) from inside
- * curl_easy_pause or curl_multi_remove_handle, which the thread calls while
- * holding it.
+ * curl_multi_wakeup.  The thread calls libcurl without the mutex, on nodes
+ * it took from the lists a batch at a time, so that a step never waits for
+ * it while it is inside libcurl (it runs at the lowest priority).  The
+ * mutex is recursive all the same: a write callback takes it for on_data
+ * bytes, and would find it taken if libcurl ever called one from a place
+ * the thread holds it.
  *
  * What each side may touch: a request's fields that the transfer callbacks
  * write (response buffers, counters, the output file) belong to the I/O
@@ -120,34 +122,52 @@ static void notify(sc_worker *w) {
 
 /* ---- the thread ---- */
 
-/* The requests of the lists, into or out of the multi handle (mu held). */
+/* Up to BATCH nodes unlinked from the head of q (through link, or clink
+   when by_clink); with only_in_multi, the others are dropped from q. */
+#define BATCH 64
+static int take_batch(sc_qlink *q, sc_wnode **out, int by_clink, int only_in_multi) {
+  int n = 0;
+  while (n < BATCH && q->next != q) {
+    sc_wnode *node = by_clink ? of_clink(q->next) : of_link(q->next);
+    list_unlink(by_clink ? &node->clink : &node->link);
+    if (!only_in_multi || node->where == W_MULTI) out[n++] = node;
+  }
+  return n;
+}
+
+/* The requests of the lists, into or out of the multi handle.  Called with
+   mu held, and libcurl called without it, a batch at a time: a step must
+   never wait for this low-priority thread while it is inside libcurl.  A
+   node being added is W_MULTI already (a removal asked meanwhile waits for
+   it), one being removed stays W_REMOVING until its handle is out. */
 static void take_requests(sc_worker *w) {
-  while (w->inbox.next != &w->inbox) {
-    sc_wnode *n = of_link(w->inbox.next);
-    list_unlink(&n->link);
-    if (curl_multi_add_handle(w->multi, n->easy) == CURLM_OK) {
-      n->where = W_MULTI;
-    } else {
-      n->code = CURLE_OUT_OF_MEMORY;
-      n->where = W_OUTBOX;
-      list_push(&w->outbox, &n->link);
-      notify(w);
+  sc_wnode *batch[BATCH];
+  int failed[BATCH], n, i;
+  while ((n = take_batch(&w->inbox, batch, 0, 0)) > 0) {
+    for (i = 0; i < n; i++) batch[i]->where = W_MULTI;
+    pthread_mutex_unlock(&w->mu);
+    for (i = 0; i < n; i++) failed[i] = curl_multi_add_handle(w->multi, batch[i]->easy) != CURLM_OK;
+    pthread_mutex_lock(&w->mu);
+    for (i = 0; i < n; i++) {
+      if (failed[i] && batch[i]->where == W_MULTI) {
+        batch[i]->code = CURLE_OUT_OF_MEMORY;
+        batch[i]->where = W_OUTBOX;
+        list_push(&w->outbox, &batch[i]->link);
+        notify(w);
+      }
     }
   }
-  if (w->removes.next != &w->removes) {
-    while (w->removes.next != &w->removes) {
-      sc_wnode *n = of_link(w->removes.next);
-      list_unlink(&n->link);
-      curl_multi_remove_handle(w->multi, n->easy);
-      n->where = W_NONE;
-    }
+  while ((n = take_batch(&w->removes, batch, 0, 0)) > 0) {
+    pthread_mutex_unlock(&w->mu);
+    for (i = 0; i < n; i++) curl_multi_remove_handle(w->multi, batch[i]->easy);
+    pthread_mutex_lock(&w->mu);
+    for (i = 0; i < n; i++) batch[i]->where = W_NONE;
     pthread_cond_broadcast(&w->removed);
   }
-  while (w->resumes.next != &w->resumes) {
-    sc_wnode *n = of_clink(w->resumes.next);
-    list_unlink(&n->clink);
-    if (n->where == W_MULTI)
-      curl_easy_pause(n->easy, CURLPAUSE_CONT); /* may call the write callback */
+  while ((n = take_batch(&w->resumes, batch, 1, 1)) > 0) {
+    pthread_mutex_unlock(&w->mu);
+    for (i = 0; i < n; i++) curl_easy_pause(batch[i]->easy, CURLPAUSE_CONT); /* may call on_write */
+    pthread_mutex_lock(&w->mu);
   }
 }
 

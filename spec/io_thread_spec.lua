@@ -138,6 +138,40 @@ describe("the I/O thread", function()
     os.remove(path)
   end)
 
+  it("writes the output through its own descriptor: the Lua file may be closed while it runs", function()
+    local path = os.tmpname()
+    local f = assert(io.open(path, "wb"))
+    f:write("head:")                                   -- buffered by Lua: flushed before the body
+    local req = core.request { url = blob(512 * 1024, 6), timeout = 60, output = f }
+    f:close()                                          -- before a byte of the body came
+    local res = assert(wait(req))
+    assert.are.equal(200, res.status)
+    assert.is_true(files.read(path) == "head:" .. expected(512 * 1024, 6), "the file is whole")
+    -- closed in the middle of a long body, then cancelled: nothing breaks
+    f = assert(io.open(path, "wb"))
+    req = core.request { url = blob(256 * 1024 * 1024, 7), timeout = 60, output = f }
+    while select(3, req:progress()) < 128 * 1024 do core.step(10) end
+    f:close()
+    for _ = 1, 20 do core.step(5) end
+    req:cancel()
+    assert.are.equal("canceled", select(2, req:result()).kind)
+    os.remove(path)
+  end)
+
+  it("refuses to be switched from inside a transfer callback", function()
+    local err
+    local req = core.request { url = blob(4 * 1024 * 1024, 8), timeout = 60, on_data = function()
+      local ok, e = pcall(core.io_thread, false)
+      if not ok then err = e end
+      error("stop", 0)
+    end }
+    local none, cerr = wait(req)
+    assert.is_nil(none)
+    assert.are.equal("callback", cerr.kind)
+    assert.matches("from inside a transfer callback", err)
+    assert.is_true(core.io_thread())
+  end)
+
   it("retries through the thread: a refused connection is tried max_retries + 1 times", function()
     local s = io.popen("exec " .. require("support.native") ..
       "python3 -c 'import socket; s=socket.socket(); s.bind((\"127.0.0.1\", 0)); print(s.getsockname()[1])'")

@@ -94,12 +94,22 @@ describe("the core's JSON decoder", function()
     assert.are.equal(json.null, v.nextPaginationToken)
   end)
 
+  it("decodes long escaped strings at every depth (a buffer's pieces on the stack of Lua 5.1)", function()
+    local long = "\\n" .. string.rep("x", 100 * 1024)
+    local text = "1"
+    for _ = 1, 40 do text = '{"s":"' .. long .. '","o":' .. text .. "}" end
+    local v = core.json_decode(text, json.array_mt)
+    assert.is_not_nil(v)
+    assert.is_nil(difference(v, json._decode_careful(text)))
+  end)
+
   it("leaves to the careful path what is not JSON, and json.decode says what lua-cjson says", function()
     local deep = string.rep("[", 300) .. string.rep("]", 300)
     for _, text in ipairs { "", " ", "[1,]", "{\"a\":1,}", "[01]", "[1 2]", "{\"a\" 1}", "{1:2}", "[.5]",
         "[1.]", "[1e]", "[-]", "[+1]", "NaN", "[Infinity]", "[0x10]", "\"\\x\"", "\"\\u12\"",
         "\"\\ud800\"", "\"\\udc00\"", "\"\\ud800\\u0041\"", "\"a\tb\"", "\"a\0b\"", "[1] x", "[1]]",
-        "{\"a\":[}", "tru", "nul", "[true false]", "\"open", "[\"a\\", deep, "{\"a\":1}{" } do
+        "{\"a\":[}", "tru", "nul", "[true false]", "\"open", "[\"a\\", deep, "{\"a\":1}{",
+        "[,1]", "[1,,2]", "{,}", "{\"a\":,1}", "{" .. string.rep(",", 100000) } do
       assert.is_nil(core.json_decode(text, json.array_mt), "the fast path refused " .. text)
       local v1, e1 = json.decode(text)
       local v2, e2 = json._decode_careful(text)
