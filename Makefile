@@ -71,7 +71,7 @@ DEB_PKGS = lua5.4 liblua5.4-dev libcurl4-openssl-dev lua-cjson lua-busted \
            luajit libluajit-5.1-dev lua5.1 liblua5.1-0-dev lua5.2 liblua5.2-dev \
            lua5.3 liblua5.3-dev lua-coxpcall love xvfb xauth libgl1-mesa-dri jq
 
-.PHONY: all all-lua deps test test-more-lua test-all-lua test-asan test-slow demo simulator \
+.PHONY: all all-lua deps test test-more-lua test-all-lua test-asan test-io-thread test-slow demo simulator \
         install clean lint generate docs bench fuzz fuzz-long valgrind lint-c rockspec
 
 HOST     = $(BUILD)/embed-host
@@ -190,13 +190,21 @@ test-all-lua: deps $(PRISM)
 # The whole suite again on a build with AddressSanitizer and UBSan (halting on
 # the first report), Lua 5.4. Leak checking is valgrind's job: LSan would also
 # report the interpreters and shells the tests start.
+ASAN_RUN = SCENARIO_BUILD=build-asan ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)"
+
 test-asan: deps $(PRISM)
 	$(MAKE) SANITIZE=1 all
 	$(MAKE) LUA=luajit all
-	SCENARIO_BUILD=build-asan ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
-	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-	LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
-	$(BUSTED) --lua=$(LUA)
+	$(ASAN_RUN) $(BUSTED) --lua=$(LUA)
+
+# The same with the I/O thread on in every loop (SCENARIO_IO_THREAD=1; the
+# specs of the step's own budgets turn it off for themselves).
+test-io-thread: deps $(PRISM)
+	$(MAKE) SANITIZE=1 all
+	$(MAKE) LUA=luajit all
+	SCENARIO_IO_THREAD=1 $(ASAN_RUN) $(BUSTED) --lua=$(LUA)
 
 # the cases too slow for the default suite (the 300 MiB upload round trip)
 test-slow: deps $(PRISM)

@@ -10,14 +10,19 @@ describe("the step's I/O budget", function()
   local pipe, port, pid
   local SIZE = 1536 * 1024
 
+  local was_threaded
   setup(function()
     pipe, port, pid = require("support.blob").serve("spec/support/blob_server.py")
+    -- the budgets of a step that does the transfers' work itself: without
+    -- the I/O thread, also in a run with SCENARIO_IO_THREAD=1
+    was_threaded = core.io_thread(false)
   end)
 
   teardown(function()
     os.execute("kill " .. pid)
     pipe:close()
     core.io_budget(0.25)
+    core.io_thread(was_threaded)
   end)
 
   local BIG = 256 * 1024 * 1024 -- never done within a test: cancelled on the way
@@ -103,7 +108,7 @@ describe("the step's I/O budget", function()
   end)
 
   it("a state closed with sockets left for later frees everything (the ASan run checks)", function()
-    local script = ("local core = require 'scenario.core'; core.io_budget(0.01); " ..
+    local script = ("local core = require 'scenario.core'; core.io_thread(false); core.io_budget(0.01); " ..
       "local keep = {}; for i = 1, 6 do keep[i] = core.request { timeout = 30, " ..
       "url = 'http://127.0.0.1:%s/blob/%d/' .. i, on_data = function() end } end; " ..
       "local t = core.now() + 10; while core.io_deferred() < 2 and core.now() < t do core.step(0) end; " ..

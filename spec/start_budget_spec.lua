@@ -8,7 +8,7 @@ local loop = require "scenario.loop"
 local lua_cmd = require "support.lua_cmd"
 
 describe("the step's start budget", function()
-  local pipe, port, pid, base
+  local pipe, port, pid, base, was_threaded
   local DEFAULT = 1
 
   setup(function()
@@ -17,12 +17,16 @@ describe("the step's start budget", function()
     port, pid = (line or ""):match("^LISTENING (%d+) (%d+)")
     assert(port, "seen server did not start: " .. tostring(line))
     base = "http://127.0.0.1:" .. port
+    -- the budget of a step that starts the transfers itself: without the
+    -- I/O thread, also in a run with SCENARIO_IO_THREAD=1
+    was_threaded = core.io_thread(false)
   end)
 
   teardown(function()
     os.execute("kill " .. pid)
     pipe:close()
     core.start_budget(DEFAULT)
+    core.io_thread(was_threaded)
   end)
 
   -- the paths the server was asked so far (a step that waits: admitted at once)
@@ -242,7 +246,7 @@ describe("the step's start budget", function()
   end)
 
   it("a state closed with requests still queued frees them", function()
-    local script = ('local core = require "scenario.core"; core.start_budget(1); ' ..
+    local script = ('local core = require "scenario.core"; core.io_thread(false); core.start_budget(1); ' ..
       'local keep = {}; for i = 1, 5 do keep[i] = core.request { url = "%s/closed/" .. i } end; ' ..
       'core.step(0); assert(core.queued() == 4); os.exit(0, true)'):format(base)
     local ok = os.execute(lua_cmd .. " -e '" .. script .. "'")
