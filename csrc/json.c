@@ -63,6 +63,8 @@ void sc_json_init(void) {
   structure['}'] = structure[']'] = C_CLOSE;
 }
 
+static int is_ws(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
+
 /* ---- pass 1: the members of every container ---- */
 
 /* After the opening quote of a string: after its closing one, or NULL.  A
@@ -100,7 +102,7 @@ static int count_members(const char *s, const char *end, int *counts, int cap) {
         /* only after a value: ",," "[," "{," ":," are not JSON (and would
            make a table sized for members that are not there) */
         const char *b = s - 1;
-        while (b > text && (*b == ' ' || *b == '\n' || *b == '\r' || *b == '\t')) b--;
+        while (b > text && is_ws(*b)) b--;
         if (top < 0 || b < text || *b == ',' || *b == '[' || *b == '{' || *b == ':') return -1;
         counts[open[top]]++;
         s++;
@@ -109,7 +111,7 @@ static int count_members(const char *s, const char *end, int *counts, int cap) {
       case C_OPEN:
         if (top == MAX_DEPTH - 1) return -1;
         if (n == cap) return -2;
-        for (t = s + 1; *t == ' ' || *t == '\n' || *t == '\r' || *t == '\t'; t++) {}
+        for (t = s + 1; is_ws(*t); t++) {}
         counts[n] = (*t == '}' || *t == ']') ? 0 : 1;
         open[++top] = n++;
         s++;
@@ -127,7 +129,7 @@ static int count_members(const char *s, const char *end, int *counts, int cap) {
 static int value(dec *d);
 
 static void skip_ws(dec *d) {
-  while (d->p < d->end && (*d->p == ' ' || *d->p == '\n' || *d->p == '\r' || *d->p == '\t')) d->p++;
+  while (d->p < d->end && is_ws(*d->p)) d->p++;
 }
 
 static int hex4(const char *p, unsigned *out) {

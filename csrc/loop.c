@@ -131,19 +131,13 @@ int sc_loop_pending(const sc_loop *loop) {
 
 /* The start queues: doubly linked FIFOs through links kept in the requests. */
 void sc_queue_push(sc_loop *loop, sc_qlink *link, int bulk) {
-  sc_qlink *q = bulk ? &loop->bulk_queue : &loop->queue;
-  link->prev = q->prev;
-  link->next = q;
-  q->prev->next = link;
-  q->prev = link;
+  sc_list_push(bulk ? &loop->bulk_queue : &loop->queue, link);
   loop->queued++;
 }
 
 void sc_queue_remove(sc_loop *loop, sc_qlink *link) {
   if (link->next == NULL) return; /* not queued */
-  link->prev->next = link->next;
-  link->next->prev = link->prev;
-  link->prev = link->next = NULL;
+  sc_list_unlink(link);
   loop->queued--;
 }
 
@@ -397,6 +391,7 @@ static void share_unlock(CURL *easy, curl_lock_data data, void *ud) {
 /* Creates the loop of this Lua state once; later calls reuse it. */
 int sc_loop_open(lua_State *L) {
   sc_loop *loop;
+  const char *env, *why = NULL;
   int i;
   lua_getfield(L, LUA_REGISTRYINDEX, SC_LOOP_KEY);
   if (!lua_isnil(L, -1)) {
@@ -447,17 +442,16 @@ int sc_loop_open(lua_State *L) {
               (unsigned long long)(size_t)loop;
   if (loop->rng == 0) loop->rng = 88172645463325252ULL;
   loop->io_budget = SC_IO_BUDGET_DEFAULT;
-  loop->queue.prev = loop->queue.next = &loop->queue;
-  loop->bulk_queue.prev = loop->bulk_queue.next = &loop->bulk_queue;
-  loop->got_chunks.prev = loop->got_chunks.next = &loop->got_chunks;
-  loop->got_done.prev = loop->got_done.next = &loop->got_done;
+  sc_list_init(&loop->queue);
+  sc_list_init(&loop->bulk_queue);
+  sc_list_init(&loop->got_chunks);
+  sc_list_init(&loop->got_done);
   loop->start_budget = SC_START_BUDGET_DEFAULT;
 
   /* SCENARIO_IO_THREAD=1: the I/O thread from the start (core.io_thread) */
-  if (getenv("SCENARIO_IO_THREAD") != NULL && strcmp(getenv("SCENARIO_IO_THREAD"), "1") == 0) {
-    loop->worker = sc_worker_start();
-    if (loop->worker == NULL) return luaL_error(L, "scenario.core: cannot start the I/O thread");
-  }
+  env = getenv("SCENARIO_IO_THREAD");
+  if (env != NULL && strcmp(env, "1") == 0 && sc_loop_io_thread(loop, 1, &why) != 0)
+    return luaL_error(L, "scenario.core: the I/O thread: %s", why);
 
   lua_setfield(L, LUA_REGISTRYINDEX, SC_LOOP_KEY);
   lua_newtable(L);

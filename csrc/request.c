@@ -426,9 +426,7 @@ static void finish(sc_request *r) {
   sc_finish(r->loop->L, r);
 }
 
-static sc_request *of_node(sc_wnode *n) {
-  return (sc_request *)(void *)((char *)n - offsetof(sc_request, wnode));
-}
+static sc_request *of_node(sc_wnode *n) { return SC_OWNER(n, sc_request, wnode); }
 
 /* An attempt's transfer ended with `code` (its handle out of the multi):
    the request retries or finishes. */
@@ -523,7 +521,7 @@ void sc_request_on_timer(sc_loop *loop, sc_timer *t) {
 static int admit_from(sc_loop *loop, sc_qlink *queue, int max, int n, double now) {
   sc_qlink *link, *next;
   for (link = queue->next; link != queue; link = next) {
-    sc_request *r = (sc_request *)(void *)((char *)link - offsetof(sc_request, qlink));
+    sc_request *r = SC_OWNER(link, sc_request, qlink);
     next = link->next;
     if (r->deadline > 0 && now >= r->deadline) {
       sc_queue_remove(loop, link);

@@ -73,6 +73,26 @@ typedef struct sc_qlink {
   struct sc_qlink *prev, *next;
 } sc_qlink;
 
+/* Lists of such links, through a sentinel (next: the oldest); a link not in
+   a list has next == NULL.  SC_OWNER: the object a link is kept in. */
+static inline void sc_list_init(sc_qlink *q) { q->prev = q->next = q; }
+
+static inline void sc_list_push(sc_qlink *q, sc_qlink *l) {
+  l->prev = q->prev;
+  l->next = q;
+  q->prev->next = l;
+  q->prev = l;
+}
+
+static inline void sc_list_unlink(sc_qlink *l) {
+  if (l->next == NULL) return;
+  l->prev->next = l->next;
+  l->next->prev = l->prev;
+  l->prev = l->next = NULL;
+}
+
+#define SC_OWNER(link, type, field) ((type *)(void *)((char *)(link) - offsetof(type, field)))
+
 /* ---- the I/O thread (worker.c) ---- */
 typedef struct sc_worker sc_worker;
 

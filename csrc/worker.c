@@ -75,23 +75,7 @@ struct sc_worker {
   int stop;
 };
 
-/* ---- lists ---- */
-
-static void list_init(sc_qlink *q) { q->prev = q->next = q; }
-
-static void list_push(sc_qlink *q, sc_qlink *l) {
-  l->prev = q->prev;
-  l->next = q;
-  q->prev->next = l;
-  q->prev = l;
-}
-
-static void list_unlink(sc_qlink *l) {
-  if (l->next == NULL) return;
-  l->prev->next = l->next;
-  l->next->prev = l->prev;
-  l->prev = l->next = NULL;
-}
+/* ---- lists (sc_list_*, sc_internal.h) ---- */
 
 /* Moves every link of `from` to the end of `to`. */
 static void list_move(sc_qlink *from, sc_qlink *to) {
@@ -100,16 +84,12 @@ static void list_move(sc_qlink *from, sc_qlink *to) {
   from->prev->next = to;
   to->prev->next = from->next;
   to->prev = from->prev;
-  list_init(from);
+  sc_list_init(from);
 }
 
-static sc_wnode *of_link(sc_qlink *l) {
-  return (sc_wnode *)(void *)((char *)l - offsetof(sc_wnode, link));
-}
+static sc_wnode *of_link(sc_qlink *l) { return SC_OWNER(l, sc_wnode, link); }
 
-static sc_wnode *of_clink(sc_qlink *l) {
-  return (sc_wnode *)(void *)((char *)l - offsetof(sc_wnode, clink));
-}
+static sc_wnode *of_clink(sc_qlink *l) { return SC_OWNER(l, sc_wnode, clink); }
 
 /* Tells a waiting step that something can be collected (mu held). */
 static void notify(sc_worker *w) {
@@ -129,7 +109,7 @@ static int take_batch(sc_qlink *q, sc_wnode **out, int by_clink, int only_in_mul
   int n = 0;
   while (n < BATCH && q->next != q) {
     sc_wnode *node = by_clink ? of_clink(q->next) : of_link(q->next);
-    list_unlink(by_clink ? &node->clink : &node->link);
+    sc_list_unlink(by_clink ? &node->clink : &node->link);
     if (!only_in_multi || node->where == W_MULTI) out[n++] = node;
   }
   return n;
@@ -152,7 +132,7 @@ static void take_requests(sc_worker *w) {
       if (failed[i] && batch[i]->where == W_MULTI) {
         batch[i]->code = CURLE_OUT_OF_MEMORY;
         batch[i]->where = W_OUTBOX;
-        list_push(&w->outbox, &batch[i]->link);
+        sc_list_push(&w->outbox, &batch[i]->link);
         notify(w);
       }
     }
@@ -180,15 +160,15 @@ static void finished(sc_worker *w, CURL *easy, CURLcode code) {
   pthread_mutex_lock(&w->mu);
   /* off the chunk or resume list: the step hands over the bytes still
      waiting when it collects the finished transfer */
-  list_unlink(&n->clink);
+  sc_list_unlink(&n->clink);
   if (n->where == W_REMOVING) { /* the step wanted it back: it has it now */
-    list_unlink(&n->link);
+    sc_list_unlink(&n->link);
     n->where = W_NONE;
     pthread_cond_broadcast(&w->removed);
   } else {
     n->code = code;
     n->where = W_OUTBOX;
-    list_push(&w->outbox, &n->link);
+    sc_list_push(&w->outbox, &n->link);
     notify(w);
   }
   pthread_mutex_unlock(&w->mu);
@@ -238,11 +218,11 @@ sc_worker *sc_worker_start(void) {
   fcntl(w->wake_wr, F_SETFL, O_NONBLOCK);
   fcntl(w->wake_rd, F_SETFD, FD_CLOEXEC);
   fcntl(w->wake_wr, F_SETFD, FD_CLOEXEC);
-  list_init(&w->inbox);
-  list_init(&w->removes);
-  list_init(&w->outbox);
-  list_init(&w->chunks);
-  list_init(&w->resumes);
+  sc_list_init(&w->inbox);
+  sc_list_init(&w->removes);
+  sc_list_init(&w->outbox);
+  sc_list_init(&w->chunks);
+  sc_list_init(&w->resumes);
   pthread_mutexattr_init(&attr);
   pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
   pthread_mutex_init(&w->mu, &attr);
@@ -291,7 +271,7 @@ void sc_worker_add(sc_worker *w, sc_wnode *n) {
   pthread_mutex_lock(&w->mu);
   n->where = W_INBOX;
   n->paused = 0;
-  list_push(&w->inbox, &n->link);
+  sc_list_push(&w->inbox, &n->link);
   pthread_mutex_unlock(&w->mu);
 }
 
@@ -303,15 +283,15 @@ void sc_worker_kick(sc_worker *w) {
    in its multi handle: at most the rest of one turn of its loop. */
 void sc_worker_remove(sc_worker *w, sc_wnode *n) {
   pthread_mutex_lock(&w->mu);
-  list_unlink(&n->clink);
+  sc_list_unlink(&n->clink);
   switch (n->where) {
     case W_INBOX: case W_OUTBOX: case W_COLLECTED:
-      list_unlink(&n->link);
+      sc_list_unlink(&n->link);
       n->where = W_NONE;
       break;
     case W_MULTI:
       n->where = W_REMOVING;
-      list_push(&w->removes, &n->link);
+      sc_list_push(&w->removes, &n->link);
       curl_multi_wakeup(w->multi);
       /* fall through */
     case W_REMOVING:
@@ -339,7 +319,7 @@ size_t sc_worker_chunk(sc_worker *w, sc_wnode *n, const char *p, size_t len) {
   } else if (sc_buf_append(&n->pending, p, len) != 0) {
     ret = 0;
   } else if (n->clink.next == NULL) {
-    list_push(&w->chunks, &n->clink);
+    sc_list_push(&w->chunks, &n->clink);
     notify(w);
   }
   pthread_mutex_unlock(&w->mu);
@@ -380,11 +360,11 @@ sc_wnode *sc_worker_next(sc_worker *w, sc_qlink *list, int done) {
   if (list->next != list) {
     if (done) {
       n = of_link(list->next);
-      list_unlink(&n->link);
+      sc_list_unlink(&n->link);
       n->where = W_NONE;
     } else {
       n = of_clink(list->next);
-      list_unlink(&n->clink);
+      sc_list_unlink(&n->clink);
     }
   }
   pthread_mutex_unlock(&w->mu);
@@ -398,13 +378,13 @@ void sc_worker_take(sc_worker *w, sc_wnode *n, sc_buf *into) {
   int resume = 0;
   sc_buf_reset(into);
   pthread_mutex_lock(&w->mu);
-  list_unlink(&n->clink);
+  sc_list_unlink(&n->clink);
   t = n->pending;
   n->pending = *into;
   *into = t;
   if (n->paused && n->where == W_MULTI) {
     n->paused = 0;
-    list_push(&w->resumes, &n->clink);
+    sc_list_push(&w->resumes, &n->clink);
     resume = 1;
   }
   pthread_mutex_unlock(&w->mu);
