@@ -21,6 +21,8 @@
      core.io_thread([on]) transfers in a thread of their own (worker.c): a
                          step only collects what finished; returns the
                          setting in force before the call
+     core.header(raw_headers, name, ...) the value of the first of the named
+                         headers in a response's header block (request.c)
      core.curl_version   libcurl's version string
      core.retry_after(value) / core.backoff(n, jitter)   the retry policy's numbers */
 #include <math.h>
@@ -126,7 +128,7 @@ int luaopen_scenario_core(lua_State *L) {
     {"fsync", sc_fsync}, {"digit_run", sc_digit_run}, {"json_decode", sc_json_decode},
     {"io_budget", l_io_budget}, {"io_deferred", l_io_deferred},
     {"start_budget", l_start_budget}, {"queued", l_queued}, {"admitted", l_admitted},
-    {"io_thread", l_io_thread}, {NULL, NULL}};
+    {"io_thread", l_io_thread}, {"header", sc_header}, {NULL, NULL}};
   sc_loop_open(L);
   sc_json_init();
   luaL_newlib(L, funcs);

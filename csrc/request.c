@@ -120,12 +120,11 @@ static sc_request *check_request(lua_State *L, int idx) {
 
 /* ---- libcurl callbacks ---- */
 
-/* The value of the last header `name` (lower case, with its ':') of the
-   current response, and its length; NULL when there is none. */
-static const char *find_header(const sc_request *r, const char *name, size_t *vlen) {
+/* The value of the last header `name` (`nlen` bytes, with its ':'; any
+   case) of a header block, and its length; NULL when there is none. */
+static const char *header_in(const char *block, const char *name, size_t nlen, size_t *vlen) {
   const char *found = NULL;
-  size_t nlen = strlen(name);
-  for (const char *line = r->resp_headers.data; line && *line;) {
+  for (const char *line = block; line && *line;) {
     const char *end = strchr(line, '\n');
     size_t len = end ? (size_t)(end - line) : strlen(line);
     if (len > nlen && strncasecmp(line, name, nlen) == 0) {
@@ -135,6 +134,11 @@ static const char *find_header(const sc_request *r, const char *name, size_t *vl
     line = end ? end + 1 : NULL;
   }
   return found;
+}
+
+/* The same, in the current response (name in lower case, with its ':'). */
+static const char *find_header(const sc_request *r, const char *name, size_t *vlen) {
+  return header_in(r->resp_headers.data, name, strlen(name), vlen);
 }
 
 /* Whether the current response's body is content-encoded (gzip...): its
@@ -968,8 +972,7 @@ static int field_count(const char *p) {
   return n > 2 ? n - 2 : 0;
 }
 
-static void push_headers(lua_State *L, const sc_buf *b) {
-  const char *p = b->data;
+static void push_headers(lua_State *L, const char *p) {
   int t, repeated = 0;
   lua_createtable(L, 0, p == NULL ? 0 : field_count(p));
   t = lua_gettop(L);
@@ -1099,9 +1102,76 @@ static void push_error(lua_State *L, const sc_request *r) {
   }
 }
 
+/* A response's `headers` (lower-case names; a repeated header's values
+   joined with ", "), made from its `raw_headers` when first read and kept
+   in it: a request whose caller reads no header, or reads one with
+   core.header, never pays for the table (~10k instructions: README, B1). */
+static int l_response_index(lua_State *L) {
+  size_t n;
+  const char *k = lua_tolstring(L, 2, &n);
+  if (lua_type(L, 2) != LUA_TSTRING || n != 7 || memcmp(k, "headers", 7) != 0) return 0;
+  lua_pushliteral(L, "raw_headers");
+  lua_rawget(L, 1);
+  push_headers(L, lua_isstring(L, -1) ? lua_tostring(L, -1) : NULL);
+  lua_pushliteral(L, "headers");
+  lua_pushvalue(L, -2);
+  lua_rawset(L, 1);
+  return 1;
+}
+
+static int same_name(const char *a, const char *b, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = (char)(x + 32);
+    if (y >= 'A' && y <= 'Z') y = (char)(y + 32);
+    if (x != y) return 0;
+  }
+  return 1;
+}
+
+#define SC_HEADER_NAMES 8
+
+/* core.header(raw_headers, name, ...) -> the value of the first of the
+   named headers (up to 8 names, any case) that the header block has, or
+   nil; of a header sent more than once, its last value.  One pass over the
+   block: a name is compared only with fields of its length. */
+int sc_header(lua_State *L) {
+  size_t blen, wlen[SC_HEADER_NAMES], vlen = 0;
+  const char *want[SC_HEADER_NAMES], *v = NULL;
+  const char *line = luaL_checklstring(L, 1, &blen), *end = line + blen;
+  int n = lua_gettop(L) - 1, best = n;  /* the names before `best` may still be found */
+  luaL_argcheck(L, n <= SC_HEADER_NAMES, SC_HEADER_NAMES + 2, "at most 8 names");
+  for (int i = 0; i < n; i++) want[i] = luaL_checklstring(L, i + 2, &wlen[i]);
+  while (line < end) {
+    const char *nl = memchr(line, '\n', (size_t)(end - line));
+    const char *stop = nl ? nl : end;
+    const char *colon = memchr(line, ':', (size_t)(stop - line));
+    if (colon != NULL) {
+      size_t nlen = (size_t)(colon - line);
+      for (int i = 0; i < n && i <= best; i++) {
+        if (wlen[i] == nlen && same_name(line, want[i], nlen)) {
+          best = i;
+          v = colon + 1;
+          vlen = (size_t)(stop - v);
+          break;
+        }
+      }
+    }
+    line = stop + 1;
+  }
+  if (v == NULL) {
+    lua_pushnil(L);
+    return 1;
+  }
+  while (vlen > 0 && (*v == ' ' || *v == '\t')) v++, vlen--;
+  while (vlen > 0 && (v[vlen - 1] == '\r' || v[vlen - 1] == ' ' || v[vlen - 1] == '\t')) vlen--;
+  lua_pushlstring(L, v, vlen);
+  return 1;
+}
+
 /* req:result() -> response | nil, err   (nil, nil while still running)
-   response: status, headers, body, attempts, elapsed, url, http_version
-   err: see push_error */
+   response: status, headers, raw_headers, body, attempts, elapsed, url,
+   http_version; err: see push_error */
 static int l_result(lua_State *L) {
   sc_request *r = check_request(L, 1);
   if (r->state != ST_DONE) {
@@ -1115,8 +1185,9 @@ static int l_result(lua_State *L) {
     long version = r->http_version;
     lua_createtable(L, 0, 8);
     set_integer(L, "status", r->status);
-    push_headers(L, &r->resp_headers);
-    lua_setfield(L, -2, "headers");
+    lua_pushlstring(L, r->resp_headers.data ? r->resp_headers.data : "", r->resp_headers.len);
+    lua_setfield(L, -2, "raw_headers");
+    luaL_setmetatable(L, SC_RESPONSE_MT); /* `headers`, made on first read */
     lua_pushlstring(L, r->resp_body.data ? r->resp_body.data : "", r->resp_body.len);
     lua_setfield(L, -2, "body");
     set_integer(L, "attempts", r->attempts);
@@ -1180,6 +1251,11 @@ int sc_request_open(lua_State *L) {
   if (luaL_newmetatable(L, SC_REQUEST_MT)) {
     luaL_setfuncs(L, meta, 0);
     luaL_newlib(L, methods);
+    lua_setfield(L, -2, "__index");
+  }
+  lua_pop(L, 1);
+  if (luaL_newmetatable(L, SC_RESPONSE_MT)) {
+    lua_pushcfunction(L, l_response_index);
     lua_setfield(L, -2, "__index");
   }
   lua_pop(L, 1);

@@ -20,6 +20,7 @@
 #define SC_LOOP_KEY "scenario.core.loop"
 #define SC_ANCHORS_KEY "scenario.core.anchors"
 #define SC_REQUEST_MT "scenario.core.request"
+#define SC_RESPONSE_MT "scenario.core.response"
 #define SC_TIMER_MT "scenario.core.timer"
 
 /* ---- growable byte buffer (buf.c) ---- */
@@ -200,6 +201,7 @@ void sc_request_collect(sc_loop *loop);
    number let into the multi handle. */
 int sc_request_admit(sc_loop *loop, int max);
 int sc_request_open(lua_State *L);
+int sc_header(lua_State *L); /* core.header (request.c) */
 
 /* ---- files (fs.c) ---- */
 int sc_mkdir_p(lua_State *L);

@@ -63,6 +63,38 @@ describe("scenario.core", function()
     assert.are.equal(1, res.attempts)
   end)
 
+  it("makes headers from raw_headers on first read, and finds one with core.header", function()
+    local res = assert(wait(core.request { url = sim.url .. "/jobs/nope", timeout = 5 }))
+    assert.matches("^HTTP/1%.[01] 401", res.raw_headers)
+    assert.is_nil(rawget(res, "headers"))           -- not made until read
+    local h = res.headers
+    assert.are.equal(h, rawget(res, "headers"))     -- made once, then kept
+    local id = h["x-request-id"]
+    assert.is_string(id)
+    assert.are.equal(id, core.header(res.raw_headers, "X-Request-ID"))
+    local n = 0
+    for name in pairs(h) do
+      n = n + 1
+      assert.are.equal(name:lower(), name)
+      assert.are.equal(h[name], core.header(res.raw_headers, name))
+    end
+    assert.is_true(n >= 3)
+    assert.is_nil(res.nothing_here)
+  end)
+
+  it("core.header: the first name present, a repeated header's last value, trimmed", function()
+    local raw = "HTTP/1.1 200 OK\r\nServer: x\r\nX-Amzn-RequestId: \tabc \r\n" ..
+      "x-request-id:  r1\r\nX-Request-Id: r2\r\nEmpty:\r\n\r\n"
+    assert.are.equal("r2", core.header(raw, "x-request-id", "x-amzn-requestid"))
+    assert.are.equal("abc", core.header(raw, "nope", "X-AMZN-REQUESTID", "x-request-id"))
+    assert.are.equal("", core.header(raw, "empty"))
+    assert.is_nil(core.header(raw, "x-request"))     -- a prefix is not the name
+    assert.is_nil(core.header(raw, "HTTP/1.1 200 OK"))
+    assert.is_nil(core.header("", "server"))
+    assert.are.equal("x", core.header("Server: x", "server"))  -- no line break at the end
+    assert.has_error(function() core.header(raw, "a", "b", "c", "d", "e", "f", "g", "h", "i") end)
+  end)
+
   it("never shows a query string in tostring", function()
     local req = core.request { url = sim.url .. "/_files/a.png?X-Signature=supersecret", timeout = 5 }
     local s = tostring(req)

@@ -258,13 +258,11 @@ function Client:redact(s)
   return private[self].redact(s)
 end
 
-local REQUEST_ID_HEADERS = { "x-request-id", "x-amzn-requestid", "apigw-requestid", "x-amz-apigw-id" }
-
-local function request_id_of(headers)
-  for i = 1, #REQUEST_ID_HEADERS do
-    local v = headers[REQUEST_ID_HEADERS[i]]
-    if v then return v end
-  end
+-- read from the header block itself: the response's `headers` table is
+-- only made when something reads it
+local function request_id_of(res)
+  return core.header(res.raw_headers, "x-request-id", "x-amzn-requestid", "apigw-requestid",
+    "x-amz-apigw-id")
 end
 
 local function snippet(body)
@@ -556,7 +554,7 @@ function Client:_send(method, path, opts)
       cerr.elapsed, cerr.attempts)
     return nil, err
   end
-  res.request_id = request_id_of(res.headers)
+  res.request_id = request_id_of(res)
   self.log("debug", "%s %s -> %d (%.3f s, attempt %d)", method, shown_path, res.status,
     res.elapsed, res.attempts)
   if res.attempts > 1 then
