@@ -322,6 +322,8 @@ static int loop_gc(lua_State *L) {
   if (loop->worker) sc_worker_stop(loop->worker);
   loop->worker = NULL;
   while (loop->easy_pooled > 0) curl_easy_cleanup(loop->easy_pool[--loop->easy_pooled]);
+  free(loop->ca_file);
+  loop->ca_file = NULL;
   if (loop->multi) curl_multi_cleanup(loop->multi); /* may still call on_socket */
   loop->multi = NULL;
   /* the locks go with the share; a share still in use by a request not

@@ -102,6 +102,10 @@ typedef struct sc_request {
   int follow;           /* follow_redirects */
   int nobody;           /* a HEAD: a Content-Length announces no body here */
   int decodes;          /* libcurl decodes content encodings (`compressed`) */
+  int profile;          /* the options a plain request leaves on its handle
+                           (SC_PROFILE_*), or -1: the handle is reset after */
+  int easy_profile;     /* what the handle taken from the pool was left with,
+                           -1: libcurl's defaults */
   int bulk;             /* starts after the other queued attempts (`bulk`) */
   double elapsed;
   sc_timer retry_timer;
@@ -329,11 +333,11 @@ static void start_attempt(sc_request *r) {
 /* Into the multi handle: the attempt gets what is left of the deadline,
    which counts the time spent queued. */
 static int enter_multi(sc_request *r) {
-  if (r->deadline > 0)
-    curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, ms_left(r->deadline, 0));
-  if (r->connect_timeout > 0)
-    curl_easy_setopt(r->easy, CURLOPT_CONNECTTIMEOUT_MS,
-                     ms_left(r->deadline, r->connect_timeout));
+  /* set also when there are none (0: libcurl's defaults), as a pooled
+     handle keeps the last request's */
+  curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, r->deadline > 0 ? ms_left(r->deadline, 0) : 0L);
+  curl_easy_setopt(r->easy, CURLOPT_CONNECTTIMEOUT_MS,
+                   r->connect_timeout > 0 ? ms_left(r->deadline, r->connect_timeout) : 0L);
   r->threaded = r->loop->worker != NULL;
   if (r->threaded) {
     r->wnode.easy = r->easy;
@@ -393,17 +397,22 @@ static double retry_delay(sc_request *r, CURLcode code) {
   return delay;
 }
 
-/* An easy handle for a new request: one a finished request gave back, or a
-   new one. */
-static CURL *take_easy(sc_loop *loop) {
-  if (loop->easy_pooled > 0) return loop->easy_pool[--loop->easy_pooled];
-  return curl_easy_init();
+/* An easy handle for a new request: one a finished request gave back (and
+   the options it was left with), or a new one. */
+static CURL *take_easy(sc_loop *loop, int *profile) {
+  *profile = -1;
+  if (loop->easy_pooled == 0) return curl_easy_init();
+  loop->easy_pooled--;
+  *profile = loop->easy_profiles[loop->easy_pooled];
+  return loop->easy_pool[loop->easy_pooled];
 }
 
-/* Gives r's handle (not in the multi handle) back to the loop's pool, reset
-   to libcurl's defaults (which keeps the connection, DNS and TLS caches: they
-   live in the loop's share), after keeping what req:result() reads from it;
-   frees it when the pool is full or the loop is closed. */
+/* Gives r's handle (not in the multi handle) back to the loop's pool, after
+   keeping what req:result() reads from it; frees it when the pool is full or
+   the loop is closed.  The handle keeps the connection, DNS and TLS caches
+   (they live in the loop's share) and, after a plain request, its options
+   (set_handle_options): only the pointers into r are cleared.  After any
+   other request it is reset to libcurl's defaults. */
 static void retire_easy(sc_request *r) {
   CURL *e = r->easy;
   sc_loop *loop = r->loop;
@@ -414,12 +423,19 @@ static void retire_easy(sc_request *r) {
   curl_easy_getinfo(e, CURLINFO_HTTP_VERSION, &r->http_version);
   r->easy = NULL;
   r->retired = 1;
-  if (loop->multi != NULL && loop->easy_pooled < SC_EASY_POOL) {
-    curl_easy_reset(e);
-    loop->easy_pool[loop->easy_pooled++] = e;
-  } else {
+  if (loop->multi == NULL || loop->easy_pooled == SC_EASY_POOL) {
     curl_easy_cleanup(e);
+    return;
   }
+  if (r->profile >= 0) {
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, (struct curl_slist *)NULL); /* freed with r */
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, (char *)NULL);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)NULL);
+  } else {
+    curl_easy_reset(e);
+  }
+  loop->easy_profiles[loop->easy_pooled] = r->profile;
+  loop->easy_pool[loop->easy_pooled++] = e;
 }
 
 static void finish(sc_request *r) {
@@ -736,30 +752,73 @@ static void read_options(lua_State *L, int opts, sc_request *r) {
   read_sink(L, opts, r);
 }
 
+/* What a plain request (a GET without a body or an output file, verbose,
+   or a ca_file other than the loop's: the API's reads and the job polls)
+   leaves on its handle, as bits of the settings that differ between plain
+   requests; -1 for any other.  The loop's ca_file is the first one a request
+   gave (a client's, from SSL_CERT_FILE): most programs have one. */
+#define SC_PROFILE_DECODES 1
+#define SC_PROFILE_FOLLOW 2
+#define SC_PROFILE_UNSAFE 4
+#define SC_PROFILE_INSECURE 8
+#define SC_PROFILE_CA_FILE 16
+
+static int profile_of(sc_request *r, int insecure, int verbose, const char *ca_file) {
+  sc_loop *loop = r->loop;
+  if (verbose || strcmp(r->method, "GET") != 0 || r->body != NULL || r->has_upload ||
+      r->out_fd >= 0)
+    return -1;
+  if (ca_file != NULL && loop->ca_file == NULL) loop->ca_file = strdup(ca_file);
+  if (ca_file != NULL && (loop->ca_file == NULL || strcmp(ca_file, loop->ca_file) != 0))
+    return -1;
+  return (r->decodes ? SC_PROFILE_DECODES : 0) | (r->follow ? SC_PROFILE_FOLLOW : 0) |
+         (r->unsafe ? SC_PROFILE_UNSAFE : 0) | (insecure ? SC_PROFILE_INSECURE : 0) |
+         (ca_file ? SC_PROFILE_CA_FILE : 0);
+}
+
 /* The options of the easy handle whatever the transfer: callbacks, the
    loop's shared caches, protocols, compression, HTTP/2, keep-alive, and the
-   connection options (follow_redirects, ca_file, insecure, verbose). */
+   connection options (follow_redirects, ca_file, insecure, verbose).  A
+   handle a plain request of the same profile left in the pool has them
+   already: only the request's own (URL, headers, the pointers to r) are set,
+   without curl_easy_reset and the rest again (7.5k instructions a request:
+   README, B1), as a C program reusing one handle does. */
 static void set_handle_options(lua_State *L, int opts, sc_request *r) {
   CURL *e = r->easy;
-  /* a streamed body is read 64 KiB at a time instead of libcurl's 16 KiB */
-  if (r->out_fd >= 0) curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 64L * 1024L);
-
+  const char *ca_file;
+  int insecure, verbose;
+  lua_getfield(L, opts, "compressed");
+  r->decodes = lua_isnil(L, -1) || lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  r->follow = opt_bool(L, opts, "follow_redirects");
+  insecure = opt_bool(L, opts, "insecure");
+  verbose = opt_bool(L, opts, "verbose");
+  lua_getfield(L, opts, "ca_file");
+  ca_file = lua_isnil(L, -1) ? NULL : luaL_checkstring(L, -1);
+  r->profile = profile_of(r, insecure, verbose, ca_file);
+  if (r->profile < 0 || r->profile != r->easy_profile) {
+    if (r->easy_profile >= 0) curl_easy_reset(e);
+    r->easy_profile = -1;
+  }
   curl_easy_setopt(e, CURLOPT_URL, r->url);
   curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)&r->wnode);
-  curl_easy_setopt(e, CURLOPT_SHARE, r->loop->share);
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
-  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
-  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
+  if (r->easy_profile >= 0) { /* the rest is on the handle already */
+    lua_pop(L, 1);
+    return;
+  }
+  /* a streamed body is read 64 KiB at a time instead of libcurl's 16 KiB */
+  if (r->out_fd >= 0) curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 64L * 1024L);
+  curl_easy_setopt(e, CURLOPT_SHARE, r->loop->share);
+  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
   /* every encoding libcurl decodes, unless `compressed = false`: then the
      body is the bytes as sent (a download byte-exact, bounded by its
      Content-Length) */
-  lua_getfield(L, opts, "compressed");
-  r->decodes = lua_isnil(L, -1) || lua_toboolean(L, -1);
-  lua_pop(L, 1);
   if (r->decodes) curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
   curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
   curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
@@ -769,21 +828,19 @@ static void set_handle_options(lua_State *L, int opts, sc_request *r) {
      before any answer; the server may have acted on the first copy, so an
      unsafe request (a paid POST) always goes on a connection of its own */
   if (r->unsafe) curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
-  r->follow = opt_bool(L, opts, "follow_redirects");
   if (r->follow) {
     /* libcurl drops a custom Authorization header when a redirect leaves the
        original host, scheme or port (CURLOPT_UNRESTRICTED_AUTH stays off) */
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
     curl_easy_setopt(e, CURLOPT_MAXREDIRS, 10L);
   }
-  lua_getfield(L, opts, "ca_file");
-  if (!lua_isnil(L, -1)) curl_easy_setopt(e, CURLOPT_CAINFO, luaL_checkstring(L, -1));
+  if (ca_file != NULL) curl_easy_setopt(e, CURLOPT_CAINFO, ca_file);
   lua_pop(L, 1);
-  if (opt_bool(L, opts, "insecure")) {
+  if (insecure) {
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
   }
-  if (opt_bool(L, opts, "verbose")) curl_easy_setopt(e, CURLOPT_VERBOSE, 1L);
+  if (verbose) curl_easy_setopt(e, CURLOPT_VERBOSE, 1L);
 }
 
 /* The kind of transfer, from what was read: a body from a file (PUT with a
@@ -857,7 +914,8 @@ static int l_request(lua_State *L) {
   r->loop = loop;
   r->started = sc_now();
   luaL_setmetatable(L, SC_REQUEST_MT);
-  r->easy = take_easy(loop);
+  r->profile = -1; /* until configure says otherwise: an error there resets the handle */
+  r->easy = take_easy(loop, &r->easy_profile);
   if (r->easy == NULL) return luaL_error(L, "scenario.core.request: curl_easy_init failed");
   configure(L, 1, r);
   start_attempt(r);

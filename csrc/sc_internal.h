@@ -155,11 +155,14 @@ typedef struct sc_loop {
   int start_budget;    /* attempts a step(0) admits; 0: no limit */
   int admitted;        /* attempts the last step admitted */
   double admissions;   /* attempts admitted, ever */
-  /* Easy handles of finished requests, reset to libcurl's defaults, for the
-     next requests (request.c): a handle's buffers and state are made once,
-     not per request. */
+  /* Easy handles of finished requests for the next requests (request.c): a
+     handle's buffers and state are made once, not per request.  Each with
+     the options it was left with (a plain request's profile), or -1: reset
+     to libcurl's defaults. */
   CURL *easy_pool[SC_EASY_POOL];
+  int easy_profiles[SC_EASY_POOL];
   int easy_pooled;
+  char *ca_file;       /* the ca_file of the handles' profiles (request.c) */
   /* The I/O thread, when on (core.io_thread): the transfers run in its own
      multi handle, and a step collects what it hands over. */
   sc_worker *worker;

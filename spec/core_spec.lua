@@ -2,10 +2,7 @@
 local core = require "scenario.core"
 local sim_mod = require "support.sim"
 
-local function wait(req)
-  while not req:done() do core.step(100) end
-  return req:result()
-end
+local wait = require "support.finish"
 
 describe("scenario.core", function()
   local sim

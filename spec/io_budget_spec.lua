@@ -3,6 +3,7 @@
 -- What is checked here is that nothing is lost, reordered or leaked by it;
 -- and core.request's `output`, the file a 2xx body is written to from C.
 local core = require "scenario.core"
+local finish = require "support.finish"
 local files = require "support.files"
 local expected = require("support.blob").expected
 
@@ -154,10 +155,7 @@ describe("the step's I/O budget", function()
   end)
 
   it("output: a non-2xx body stays in the result; a failed write is an io error, not retried", function()
-    local function wait(req)
-      while not req:done() do core.step(10) end
-      return req:result()
-    end
+    local function wait(req) return finish(req, 10) end
     local path = os.tmpname()
     local f = assert(io.open(path, "wb"))
     local res = assert(wait(core.request { url = ("http://127.0.0.1:%s/nope"):format(port),

@@ -4,15 +4,13 @@
 -- the transfer paused while too many wait, callbacks that raise, cancels,
 -- retries, file bodies, and a state closed with transfers in flight.
 local core = require "scenario.core"
+local finish = require "support.finish"
 local files = require "support.files"
 local blob_bytes = require "support.blob"
 
 local expected, start_server = blob_bytes.expected, blob_bytes.serve
 
-local function wait(req)
-  while not req:done() do core.step(10) end
-  return req:result()
-end
+local function wait(req) return finish(req, 10) end
 
 describe("the I/O thread", function()
   local blob_pipe, port, blob_pid, echo_pipe, echo_port, echo_pid

@@ -3,6 +3,7 @@
 -- progress, and the upload running inside scenario.spawn.
 -- The 300 MiB round trip runs only with SCENARIO_SLOW_TESTS=1.
 local scenario = require "scenario"
+local finish = require "support.finish"
 local core = require "scenario.core"
 local sim_mod = require "support.sim"
 
@@ -105,10 +106,7 @@ describe("uploads", function()
   before_each(function() sim:reset() end)
 
   describe("the C core's file bodies", function()
-    local function wait(req)
-      while not req:done() do core.step(50) end
-      return req:result()
-    end
+    local function wait(req) return finish(req, 50) end
 
     it("refuses a missing file, an out-of-range part and a body with a file", function()
       local ok, err = pcall(core.request, { url = sim.url .. "/x", method = "PUT",
