@@ -48,6 +48,29 @@ describe("Job", function()
     end
   end)
 
+  it("ends every pause between polls on a tenth of a second of the loop's clock", function()
+    local loop, core = require "scenario.loop", require "scenario.core"
+    local sleep, ends = loop.sleep, {}
+    loop.sleep = function(seconds)
+      ends[#ends + 1] = core.now() + seconds
+      return sleep(seconds)
+    end
+    local statuses = { "queued", "in-progress", "in-progress", "success" }
+    local client = fake_client(function(_, _, _, n)
+      return { job = { jobId = "j", status = statuses[n], progress = 0.1 * n } }
+    end)
+    local ok, err = pcall(function()
+      return job_mod.new(client, { jobId = "j", status = "queued" }):wait { poll_interval = 0.03 }
+    end)
+    loop.sleep = sleep
+    assert.is_true(ok, tostring(err))
+    assert.are.equal(4, #ends)
+    for _, t in ipairs(ends) do
+      local tenths = t * 10
+      assert.is_true(math.abs(tenths - math.floor(tenths + 0.5)) < 0.01, "a pause ends at " .. t)
+    end
+  end)
+
   it("stops polling on an error that will not pass (not_found)", function()
     local client = fake_client(function()
       return nil, errors.new { kind = "not_found", status = 404, message = "no such job" }

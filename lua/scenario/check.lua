@@ -52,6 +52,7 @@ end
 local function is_seconds(v)
   return type(v) == "number" and v >= 0 and v <= MAX_SECONDS   -- NaN fails v >= 0
 end
+M.is_seconds = is_seconds
 
 -- kind -> { what a message says it must be, test }
 local KINDS = {

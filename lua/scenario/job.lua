@@ -24,6 +24,7 @@ M.RUNNING = { pending = true, queued = true, ["warming-up"] = true,
 
 local MAX_POLL_INTERVAL = 10
 local MIN_POLL_PAUSE = 0.2
+local POLL_GRID = 0.1
 
 -- The types of the options of job:wait (client.jobs:wait_all adds concurrency),
 -- job:refresh and job:download (the options of download.assets and download.url).
@@ -238,7 +239,12 @@ local TRANSIENT = { server = true, connection = true, timeout = true, rate_limit
 function Job:wait(opts)
   local aerr = not_job(self, "wait") or check.args("job:wait", "options", opts, M.WAIT_OPTIONS)
   if aerr then return nil, aerr end
-  opts = opts or {}
+  return M._wait(self, opts or {})
+end
+
+--- job:wait with its options checked already (client.jobs:wait_all checks
+-- them once for all its jobs). Internal, as every name starting with "_".
+function M._wait(self, opts)
   local client = self.client
   local timeout = opts.timeout or 600
   local now = core.now
@@ -272,7 +278,11 @@ function Job:wait(opts)
     local eta = self:eta()
     if eta then pause = math.min(pause, math.max(eta * 1.05 + 0.05, MIN_POLL_PAUSE)) end
     if gate and gate.hold_until then pause = math.max(pause, gate.hold_until - now()) end
-    pause = math.min(pause, left)
+    -- the pause ends on a tenth of a second of the loop's clock (a poll
+    -- comes at most 0.1 s later): the waits of many jobs that end together
+    -- wake the loop once instead of one by one (B2: a third fewer steps)
+    local t = now()
+    pause = math.min(math.ceil((t + pause) / POLL_GRID) * POLL_GRID - t, left)
     loop.sleep(pause)
     interval = math.min(interval * 1.5, MAX_POLL_INTERVAL)
     -- no retries inside a poll: the loop polls again anyway, and a 429 must

@@ -58,7 +58,7 @@ function Jobs:wait_all(jobs, opts)
   wait_opts.concurrency, wait_opts.poll_gate = nil, gate
   local tasks = {}
   for i, j in ipairs(jobs) do
-    tasks[i] = function() return j:wait(wait_opts) end
+    tasks[i] = function() return job._wait(j, wait_opts) end   -- checked above
   end
   local results = loop.gather(tasks, #tasks)
   local errs = {}
