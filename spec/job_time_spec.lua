@@ -26,5 +26,12 @@ describe("job timestamps", function()
     assert.is_true(eta >= 10 and eta <= 10.5, "eta " .. tostring(eta))
     j.progress = 0.01
     assert.is_nil(j:eta())                -- too early to tell
+    -- a record with another creation time: the ETA follows it
+    j:_update { jobId = "job_x", status = "in-progress", progress = 0.75,
+      createdAt = os.date("!%Y-%m-%dT%H:%M:%SZ", math.floor(core.time()) - 60) }
+    eta = j:eta()
+    assert.is_true(eta >= 20 and eta <= 20.5, "eta " .. tostring(eta))
+    j:_update { jobId = "job_x", status = "in-progress", progress = 0.75, createdAt = "not a time" }
+    assert.is_nil(j:eta())
   end)
 end)

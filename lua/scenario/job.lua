@@ -61,12 +61,25 @@ local function parse_iso(s)
 end
 M.parse_iso = parse_iso
 
+-- A job's createdAt, parsed once: every poll asks for the ETA of its job
+-- again. The texts of the last 256 jobs are kept.
+local created_memo, created_count = {}, 0
+local function created_at(text)
+  local t = created_memo[text]
+  if t == nil and text ~= nil then
+    t = parse_iso(text) or false
+    if created_count >= 256 then created_memo, created_count = {}, 0 end
+    created_memo[text], created_count = t, created_count + 1
+  end
+  return t or nil
+end
+
 --- Seconds until the job should end, from its progress so far, or nil.
 -- The API reports progress in [0, 1]; a job at 60% after 3 s has about 2 s left.
 function Job:eta()
   local aerr = not_job(self, "eta")
   if aerr then return nil, aerr end
-  local p, created = self.progress, parse_iso(self.record and self.record.createdAt)
+  local p, created = self.progress, created_at(self.record and self.record.createdAt)
   if not created or p <= 0.05 or p >= 1 then return nil end
   local elapsed = core.time() - created
   if elapsed <= 0 then return nil end
