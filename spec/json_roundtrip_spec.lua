@@ -430,3 +430,25 @@ describe("[] through the SDK's paths", function()
     assert.truthy(text:find('"editorInfo":{"groups":[],"notes":{"by":{},"seen":[]}}', 1, true), text)
   end)
 end)
+
+describe("json.encode's refusals", function()
+  it("name the path of the value refused", function()
+    local function refusal(v)
+      local text, err = json.encode(v)
+      assert.is_nil(text)
+      return err
+    end
+    assert.are.equal("a.b[2]: is not a finite number", refusal { a = { b = { 1, 0 / 0 } } })
+    assert.are.equal("x[1].f: cannot be sent as JSON (a function)", refusal { x = { { f = print } } })
+    assert.are.equal("body: is not a finite number", refusal(math.huge))
+    local t = { n = 1 }
+    t.self = { again = t }
+    assert.are.equal("self.again: contains itself (a cycle)", refusal(t))
+    assert.are.equal("list: is an array with holes (nil items)", refusal { list = { 1, nil, 3 } })
+  end)
+
+  it("escape what JSON needs escaped, and only that", function()
+    assert.are.equal('["plain","q\\"b\\\\","\\n\\t\\u0001","é"]',
+      json.encode { "plain", 'q"b\\', "\n\t\1", "é" })
+  end)
+end)

@@ -15,6 +15,7 @@ local compat = require "scenario.compat"
 local M = {}
 
 local huge = math.huge
+local find = string.find
 
 function M.number(v)
   if v ~= v then return "nan" end
@@ -38,6 +39,8 @@ local function escape(c)
 end
 
 function M.quote(s)
+  -- most strings need no escape: a search builds nothing
+  if not find(s, '[%c"\\]') then return '"' .. s .. '"' end
   return '"' .. s:gsub('[%c"\\]', escape) .. '"'
 end
 

@@ -266,7 +266,10 @@ end
 
 local encode_value
 
+-- The path of a value, for messages: made only when a message or a nested
+-- table needs it (the encoder is given the parent's path and the key).
 local function join(path, key)
+  if key == nil then return path end
   if type(key) == "number" then return (path or "") .. "[" .. key .. "]" end
   return path and path .. "." .. key or key
 end
@@ -279,7 +282,7 @@ local function encode_table(t, out, path, seen)
     out[#out + 1] = "["
     for i = 1, rawlen(t) do
       if i > 1 then out[#out + 1] = "," end
-      encode_value(t[i], out, join(path, i), seen)
+      encode_value(t[i], out, path, i, seen)
     end
     out[#out + 1] = "]"
   else
@@ -291,20 +294,20 @@ local function encode_table(t, out, path, seen)
       if i > 1 then out[#out + 1] = "," end
       out[#out + 1] = quote(k)
       out[#out + 1] = ":"
-      encode_value(t[k], out, join(path, k), seen)
+      encode_value(t[k], out, path, k, seen)
     end
     out[#out + 1] = "}"
   end
   seen[t] = nil
 end
 
-encode_value = function(v, out, path, seen)
+encode_value = function(v, out, parent, key, seen)
   local tv = type(v)
   if tv == "string" then
     out[#out + 1] = quote(v)
   elseif tv == "number" then
     if v ~= v or v == math.huge or v == -math.huge then
-      error({ path = path, msg = "is not a finite number" }, 0)
+      error({ path = join(parent, key), msg = "is not a finite number" }, 0)
     end
     out[#out + 1] = format.number(v)   -- integers without ".0", floats round-trip
   elseif tv == "boolean" then
@@ -312,16 +315,16 @@ encode_value = function(v, out, path, seen)
   elseif v == M.null or tv == "nil" then
     out[#out + 1] = "null"
   elseif tv == "table" then
-    encode_table(v, out, path, seen)
+    encode_table(v, out, join(parent, key), seen)
   else
-    error({ path = path, msg = "cannot be sent as JSON (a " .. tv .. ")" }, 0)
+    error({ path = join(parent, key), msg = "cannot be sent as JSON (a " .. tv .. ")" }, 0)
   end
 end
 
 --- Encodes a value; returns text, or nil and a message naming the field.
 function M.encode(v)
   local out = {}
-  local ok, err = pcall(encode_value, v, out, nil, {})
+  local ok, err = pcall(encode_value, v, out, nil, nil, {})
   if not ok then
     if type(err) == "table" then
       return nil, (err.path and err.path .. ": " or "body: ") .. err.msg

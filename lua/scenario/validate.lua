@@ -107,12 +107,26 @@ local function join(path, key)
   return path .. "." .. key
 end
 
+local NO_KEYS = {}
+
 local function sorted_string_keys(t)
+  if next(t) == nil then return NO_KEYS end       -- most calls have no query, no extra fields
   local ks = {}
   for k in pairs(t) do
     if type(k) == "string" then ks[#ks + 1] = k end
   end
   table.sort(ks)
+  return ks
+end
+
+-- The same, of a table of the API document (never changed): made once.
+local schema_keys = setmetatable({}, { __mode = "k" })
+local function sorted_schema_keys(t)
+  local ks = schema_keys[t]
+  if not ks then
+    ks = sorted_string_keys(t)
+    schema_keys[t] = ks
+  end
   return ks
 end
 
@@ -467,7 +481,7 @@ end
 -- The routing of a check: what the operation declares, and the routing
 -- sub-tables `query = {...}` and `body = {...}` when they are ones.
 local function routing(op, fields)
-  local rt = { op = op, fields = fields, declared_query = op.query or {}, body_node = op.body }
+  local rt = { op = op, fields = fields, declared_query = op.query or NO_KEYS, body_node = op.body }
   rt.props = rt.body_node and rt.body_node.properties
   rt.object_body = rt.body_node ~= nil and not op.body_is_array
   local taken = {}
@@ -572,7 +586,7 @@ local function check_query(ctx, rt)
     local node = declared_query[k] or M.IMPLICIT_QUERY[k]
     query[k] = query_value(ctx, k, node, rt.query_in[k])
   end
-  for _, k in ipairs(sorted_string_keys(declared_query)) do
+  for _, k in ipairs(sorted_schema_keys(declared_query)) do
     if declared_query[k].required and rt.query_in[k] == nil then add(ctx, k, "required") end
   end
   for _, k in ipairs(sorted_string_keys(rt.unknown_query)) do note_unknown(ctx, k) end
