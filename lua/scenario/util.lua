@@ -21,10 +21,15 @@ end
 
 --- RFC 3986 percent-encoding: unreserved characters stay, everything else
 -- (space, slash, ...) is encoded.
+local function percent(c)
+  return string.format("%%%02X", c:byte())
+end
+
 function M.urlencode(s)
-  return (tostring(s):gsub("[^%w%-%._~]", function(c)
-    return string.format("%%%02X", c:byte())
-  end))
+  s = tostring(s)
+  -- ids and most values have nothing to encode (every job poll encodes its id)
+  if not s:find("[^%w%-%._~]") then return s end
+  return (s:gsub("[^%w%-%._~]", percent))
 end
 
 local function scalar(v)
