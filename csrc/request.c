@@ -428,9 +428,12 @@ static void retire_easy(sc_request *r) {
     return;
   }
   if (r->profile >= 0) {
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, (struct curl_slist *)NULL); /* freed with r */
+    /* nothing on an idle handle points into r, which may be freed */
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, (struct curl_slist *)NULL);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, (char *)NULL);
     curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)NULL);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, (void *)NULL);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, (void *)NULL);
   } else {
     curl_easy_reset(e);
   }
@@ -1166,7 +1169,9 @@ static void push_error(lua_State *L, const sc_request *r) {
    core.header, never pays for the table (~10k instructions: README, B1). */
 static int l_response_index(lua_State *L) {
   size_t n;
-  const char *k = lua_tolstring(L, 2, &n);
+  const char *k;
+  luaL_checktype(L, 1, LUA_TTABLE); /* it can be called by hand: getmetatable(res).__index */
+  k = lua_tolstring(L, 2, &n);
   if (lua_type(L, 2) != LUA_TSTRING || n != 7 || memcmp(k, "headers", 7) != 0) return 0;
   lua_pushliteral(L, "raw_headers");
   lua_rawget(L, 1);

@@ -79,6 +79,21 @@ describe("scenario.core", function()
     assert.is_nil(res.nothing_here)
   end)
 
+  it("a response's __index called by hand on something else than a table raises", function()
+    -- run in a child interpreter: a crash would take busted down with it
+    local interp = dofile("spec/support/interp.lua")
+    local script = "local core = require 'scenario.core'; " ..
+      "local mt = debug.getregistry()['scenario.core.response']; " ..
+      "assert(type(mt) == 'table'); " ..
+      "print(pcall(mt.__index, 'not a table', 'headers'))"
+    local cmd = ("LUA_PATH='./lua/?.lua;./lua/?/init.lua;;' LUA_CPATH='./%s/lua/?.so;;' %s -e %q 2>&1; echo rc=$?")
+      :format(interp.build, interp.name, script)
+    local p = io.popen(cmd)
+    local out = p:read("*a")
+    p:close()
+    assert.matches("^false\t.*rc=0", out)
+  end)
+
   it("core.header: the first name present, a repeated header's last value, trimmed", function()
     local raw = "HTTP/1.1 200 OK\r\nServer: x\r\nX-Amzn-RequestId: \tabc \r\n" ..
       "x-request-id:  r1\r\nX-Request-Id: r2\r\nEmpty:\r\n\r\n"

@@ -33,5 +33,9 @@ describe("job timestamps", function()
     assert.is_true(eta >= 20 and eta <= 20.5, "eta " .. tostring(eta))
     j:_update { jobId = "job_x", status = "in-progress", progress = 0.75, createdAt = "not a time" }
     assert.is_nil(j:eta())
+    -- not a string at all (the decoder takes NaN): no time, no error
+    j:_update(require("scenario.json").decode(
+      '{"jobId":"job_x","status":"in-progress","progress":0.5,"createdAt":NaN}'))
+    assert.is_nil(j:eta())
   end)
 end)

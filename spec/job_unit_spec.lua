@@ -49,25 +49,78 @@ describe("Job", function()
   end)
 
   it("ends every pause between polls on a tenth of a second of the loop's clock", function()
+    -- a clock of the spec's own, moved only by the pauses: no real time passes
     local loop, core = require "scenario.loop", require "scenario.core"
-    local sleep, ends = loop.sleep, {}
+    local sleep, real_now, clock, ends = loop.sleep, core.now, 1000.037, {}
+    core.now = function() return clock end
     loop.sleep = function(seconds)
-      ends[#ends + 1] = core.now() + seconds
-      return sleep(seconds)
+      assert(seconds > 0, "a pause of " .. seconds)
+      clock = clock + seconds
+      ends[#ends + 1] = clock
     end
     local statuses = { "queued", "in-progress", "in-progress", "success" }
     local client = fake_client(function(_, _, _, n)
+      clock = clock + 0.013                        -- each answer takes a while
       return { job = { jobId = "j", status = statuses[n], progress = 0.1 * n } }
     end)
     local ok, err = pcall(function()
       return job_mod.new(client, { jobId = "j", status = "queued" }):wait { poll_interval = 0.03 }
     end)
-    loop.sleep = sleep
+    core.now, loop.sleep = real_now, sleep
     assert.is_true(ok, tostring(err))
     assert.are.equal(4, #ends)
     for _, t in ipairs(ends) do
       local tenths = t * 10
-      assert.is_true(math.abs(tenths - math.floor(tenths + 0.5)) < 0.01, "a pause ends at " .. t)
+      assert.is_true(math.abs(tenths - math.floor(tenths + 0.5)) < 1e-6, "a pause ends at " .. t)
+    end
+  end)
+
+  it("never asks for a negative pause, whatever the clock says", function()
+    -- 0.9000000000000001 is one ulp over 0.9, where ceil(t / 0.1) * 0.1 < t
+    local loop, core = require "scenario.loop", require "scenario.core"
+    local sleep, real_now, asked = loop.sleep, core.now, {}
+    core.now = function() return 0.9000000000000001 end
+    loop.sleep = function(seconds) asked[#asked + 1] = seconds end
+    local statuses = { "in-progress", "success" }
+    local client = fake_client(function(_, _, _, n)
+      return { job = { jobId = "j", status = statuses[n] } }
+    end)
+    local ok, err = pcall(function()
+      return job_mod.new(client, { jobId = "j", status = "queued" }):wait { poll_interval = 0, timeout = 5 }
+    end)
+    core.now, loop.sleep = real_now, sleep
+    assert.is_true(ok, tostring(err))
+    assert.are.equal(2, #client.requests)
+    for _, s in ipairs(asked) do assert.is_true(s > 0, ("a pause of %.17g s"):format(s)) end
+  end)
+
+  it("holds back a poll that was already sleeping when another poll of its gate got a 429", function()
+    local loop, core = require "scenario.loop", require "scenario.core"
+    local times, limited = {}, false
+    local client = fake_client(function(_, path)
+      times[#times + 1] = { path = path, t = core.now() }
+      if not limited then                          -- the first poll, of either job
+        limited = true
+        return nil, errors.new { kind = "rate_limit", status = 429, retry_after = "1",
+          message = "slow down" }
+      end
+      return { job = { jobId = path:match("[^/]+$"), status = "success" } }
+    end)
+    local gate = loop.semaphore(16)
+    local a = job_mod.new(client, { jobId = "a", status = "queued" })
+    local b = job_mod.new(client, { jobId = "b", status = "queued" })
+    -- both sleep until the same tenth of a second: the first to poll gets
+    -- the 429 while the other is still asleep
+    local results = loop.gather({
+      function() return a:wait { poll_gate = gate, poll_interval = 0.05, timeout = 5 } end,
+      function() return b:wait { poll_gate = gate, poll_interval = 0.05, timeout = 5 } end,
+    }, 2)
+    assert.are.equal(a, results[1][1])
+    assert.are.equal(b, results[2][1])
+    local t429 = times[1].t
+    for i = 2, #times do
+      assert.is_true(times[i].t >= t429 + 0.9,
+        ("%s was polled %.3f s after the 429"):format(times[i].path, times[i].t - t429))
     end
   end)
 

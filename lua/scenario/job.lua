@@ -66,7 +66,7 @@ M.parse_iso = parse_iso
 local created_memo, created_count = {}, 0
 local function created_at(text)
   local t = created_memo[text]
-  if t == nil and text ~= nil then
+  if t == nil and type(text) == "string" then
     t = parse_iso(text) or false
     if created_count >= 256 then created_memo, created_count = {}, 0 end
     created_memo[text], created_count = t, created_count + 1
@@ -241,6 +241,23 @@ end
 -- errors worth polling through: the job is still running somewhere
 local TRANSIENT = { server = true, connection = true, timeout = true, rate_limit = true }
 
+-- Sleeps `pause`, then on as long as the gate is held: a 429 that a poll
+-- sharing the gate got while this one slept holds it back too. Each pause
+-- ends on a tenth of a second of the loop's clock (a poll comes at most
+-- 0.1 s later), so that the waits of many jobs that end together wake the
+-- loop once instead of one by one (B2: a third fewer steps); never past
+-- the deadline.
+local function pause_until_held(pause, gate, deadline)
+  local now = core.now
+  repeat
+    if gate and gate.hold_until then pause = math.max(pause, gate.hold_until - now()) end
+    local t = now()
+    pause = math.min(math.ceil((t + pause) / POLL_GRID) * POLL_GRID - t, deadline - t)
+    if pause > 0 then loop.sleep(pause) end
+    pause = 0
+  until not (gate and gate.hold_until and gate.hold_until > now() and now() < deadline)
+end
+
 --- Waits for the job to end. opts: timeout (s, default 600), on_progress
 -- (fn(job) on every change of status or progress, or of the status of a
 -- node of a workflow run), cancel_on_timeout,
@@ -290,13 +307,7 @@ function M._wait(self, opts)
     local pause = interval * (0.9 + 0.2 * math.random())
     local eta = self:eta()
     if eta then pause = math.min(pause, math.max(eta * 1.05 + 0.05, MIN_POLL_PAUSE)) end
-    if gate and gate.hold_until then pause = math.max(pause, gate.hold_until - now()) end
-    -- the pause ends on a tenth of a second of the loop's clock (a poll
-    -- comes at most 0.1 s later): the waits of many jobs that end together
-    -- wake the loop once instead of one by one (B2: a third fewer steps)
-    local t = now()
-    pause = math.min(math.ceil((t + pause) / POLL_GRID) * POLL_GRID - t, left)
-    loop.sleep(pause)
+    pause_until_held(pause, gate, deadline)
     interval = math.min(interval * 1.5, MAX_POLL_INTERVAL)
     -- no retries inside a poll: the loop polls again anyway, and a 429 must
     -- reach it at once to hold back every poll sharing the gate
