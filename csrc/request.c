@@ -124,32 +124,57 @@ static sc_request *check_request(lua_State *L, int idx) {
 
 /* ---- libcurl callbacks ---- */
 
-/* The value of the last header `name` (`nlen` bytes, with its ':'; any
-   case) of a header block, and its length; NULL when there is none. */
-static const char *header_in(const char *block, const char *name, size_t nlen, size_t *vlen) {
-  const char *found = NULL;
-  for (const char *line = block; line && *line;) {
-    const char *end = strchr(line, '\n');
-    size_t len = end ? (size_t)(end - line) : strlen(line);
-    if (len > nlen && strncasecmp(line, name, nlen) == 0) {
-      found = line + nlen;
-      *vlen = len - nlen;
-    }
-    line = end ? end + 1 : NULL;
+static int same_name(const char *a, const char *b, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = (char)(x + 32);
+    if (y >= 'A' && y <= 'Z') y = (char)(y + 32);
+    if (x != y) return 0;
   }
-  return found;
+  return 1;
 }
 
-/* The same, in the current response (name in lower case, with its ':'). */
+/* The value (after the ':', as sent) of the first of the `n` names `want`
+   (any case) that a header block of `blen` bytes has, and its length; of a
+   header sent more than once, its last value; NULL when there is none.  One
+   pass over the block: a name is compared only with fields of its length. */
+static const char *scan_header(const char *line, size_t blen, const char *const *want,
+                               const size_t *wlen, int n, size_t *vlen) {
+  const char *end = line + blen, *v = NULL;
+  int best = n; /* the names before `best` may still be found */
+  while (line < end) {
+    const char *nl = memchr(line, '\n', (size_t)(end - line));
+    const char *stop = nl ? nl : end;
+    const char *colon = memchr(line, ':', (size_t)(stop - line));
+    if (colon != NULL) {
+      size_t nlen = (size_t)(colon - line);
+      for (int i = 0; i < n && i <= best; i++) {
+        if (wlen[i] == nlen && same_name(line, want[i], nlen)) {
+          best = i;
+          v = colon + 1;
+          *vlen = (size_t)(stop - v);
+          break;
+        }
+      }
+    }
+    line = stop + 1;
+  }
+  return v;
+}
+
+/* The same, of one header of the current response, up to a NUL in the
+   block as the `headers` table reads it. */
 static const char *find_header(const sc_request *r, const char *name, size_t *vlen) {
-  return header_in(r->resp_headers.data, name, strlen(name), vlen);
+  const char *block = r->resp_headers.data;
+  size_t nlen = strlen(name);
+  return block ? scan_header(block, strlen(block), &name, &nlen, 1, vlen) : NULL;
 }
 
 /* Whether the current response's body is content-encoded (gzip...): its
    Content-Length then counts encoded bytes, not what on_write receives. */
 static int is_encoded(const sc_request *r) {
   size_t vlen = 0;
-  const char *v = find_header(r, "content-encoding:", &vlen);
+  const char *v = find_header(r, "content-encoding", &vlen);
   if (v == NULL) return 0;
   while (vlen > 0 && (*v == ' ' || *v == '\t')) v++, vlen--;
   while (vlen > 0 && (v[vlen - 1] == '\r' || v[vlen - 1] == ' ' || v[vlen - 1] == '\t')) vlen--;
@@ -389,7 +414,7 @@ static double retry_delay(sc_request *r, CURLcode code) {
   if (!candidate) return -1;
   if (code == CURLE_OK) {
     size_t vlen = 0;
-    const char *v = find_header(r, "retry-after:", &vlen);
+    const char *v = find_header(r, "retry-after", &vlen);
     if (v != NULL) ra = sc_parse_retry_after(v, vlen, sc_wall_now());
   }
   delay = ra > 0 ? ra : sc_backoff(r->attempts - 1, 0.75 + 0.25 * sc_random(r->loop));
@@ -1182,46 +1207,19 @@ static int l_response_index(lua_State *L) {
   return 1;
 }
 
-static int same_name(const char *a, const char *b, size_t n) {
-  for (size_t i = 0; i < n; i++) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = (char)(x + 32);
-    if (y >= 'A' && y <= 'Z') y = (char)(y + 32);
-    if (x != y) return 0;
-  }
-  return 1;
-}
-
 #define SC_HEADER_NAMES 8
 
 /* core.header(raw_headers, name, ...) -> the value of the first of the
    named headers (up to 8 names, any case) that the header block has, or
-   nil; of a header sent more than once, its last value.  One pass over the
-   block: a name is compared only with fields of its length. */
+   nil; of a header sent more than once, its last value (scan_header). */
 int sc_header(lua_State *L) {
   size_t blen, wlen[SC_HEADER_NAMES], vlen = 0;
-  const char *want[SC_HEADER_NAMES], *v = NULL;
-  const char *line = luaL_checklstring(L, 1, &blen), *end = line + blen;
-  int n = lua_gettop(L) - 1, best = n;  /* the names before `best` may still be found */
+  const char *want[SC_HEADER_NAMES], *v;
+  const char *block = luaL_checklstring(L, 1, &blen);
+  int n = lua_gettop(L) - 1;
   luaL_argcheck(L, n <= SC_HEADER_NAMES, SC_HEADER_NAMES + 2, "at most 8 names");
   for (int i = 0; i < n; i++) want[i] = luaL_checklstring(L, i + 2, &wlen[i]);
-  while (line < end) {
-    const char *nl = memchr(line, '\n', (size_t)(end - line));
-    const char *stop = nl ? nl : end;
-    const char *colon = memchr(line, ':', (size_t)(stop - line));
-    if (colon != NULL) {
-      size_t nlen = (size_t)(colon - line);
-      for (int i = 0; i < n && i <= best; i++) {
-        if (wlen[i] == nlen && same_name(line, want[i], nlen)) {
-          best = i;
-          v = colon + 1;
-          vlen = (size_t)(stop - v);
-          break;
-        }
-      }
-    }
-    line = stop + 1;
-  }
+  v = scan_header(block, blen, want, wlen, n, &vlen);
   if (v == NULL) {
     lua_pushnil(L);
     return 1;

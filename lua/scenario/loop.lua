@@ -240,7 +240,7 @@ end
 --- Advances every transfer, timer and coroutine; returns within max_ms
 -- (0 never waits). Returns the number of things still in progress.
 function M.step(max_ms)
-  if max_ms ~= nil and not (type(max_ms) == "number" and max_ms >= 0 and max_ms <= 1e9) then
+  if max_ms ~= nil and not check.is_seconds(max_ms) then
     -- a frame loop calls this every frame: the check runs only on a bad value
     check.raise(check.args("scenario.step", "max_ms", max_ms, "ms?"))
   end
