@@ -323,9 +323,14 @@ local function b1(base)
       return { rps = B1_N / ((r.result and r.result.seconds) or r.wall) }
     end }
   end
-  R.b1_sdk, R.b1_c, R.b1_socket, R.b1_jit, R.b1_par, R.b1_curlpar = interleaved({
+  -- the floor sends the very header lines the SDK's client makes for this URL
+  local client = require("scenario").new { base_url = base, api_key = "k", api_secret = "s", log = false }
+  local floor_args = {}
+  for i, h in ipairs(client:headers_for(base .. "/jobs/" .. JOB_ID)) do floor_args[i] = q(h) end
+  R.b1_sdk, R.b1_c, R.b1_floor, R.b1_socket, R.b1_jit, R.b1_par, R.b1_curlpar = interleaved({
     side("B1 SDK", lua_cmd("b1_sdk.lua", base, B1_N)),
     side("B1 C+libcurl", BUILD .. "/b1_baseline " .. q(url) .. " " .. B1_N),
+    side("B1 floor", BUILD .. "/b1_floor " .. q(url) .. " " .. B1_N .. " " .. table.concat(floor_args, " ")),
     side("B1 LuaSocket", lua_cmd("b1_socket.lua", url, B1_N)),
     side("B1 SDK LuaJIT", LUAJIT .. " " .. lua_cmd("b1_sdk.lua", base, B1_N):gsub("^%S+ ", "")),
     side("B1 SDK 16 in flight", lua_cmd("b1_concurrent.lua", base, B1_N, B1_PAR)),
@@ -579,6 +584,18 @@ local function build_rows(have_uploads, upload_reason, have_runner, runner_reaso
     " `socket.http.request` (no keep-alive in LuaSocket: a connection per request; no decoding)",
     cell(l, "int", "req/s"), lr and string.format("%.2fx", lr) or "—", "≥ 1.3x",
     s and l and verdict(lr >= 1.3) or no("B1") }
+  -- the floor: a reference, not a target (what any Lua layer over this
+  -- libcurl, sending these headers and decoding the job, stays below)
+  local f = R.b1_floor and R.b1_floor.rps
+  local fc, fl, sf = f and c and f.median / c.median, f and l and f.median / l.median,
+    s and f and s.median / f.median
+  row { "B1", "the floor: the SDK's own request in C, no Lua layer (`bench/b1_floor.c`: the client's " ..
+    "header lines and libcurl options, the header block kept, the body decoded by `core.json_decode`)",
+    cell(f, "int", "req/s"), "the C program of the first row; LuaSocket", cell(c, "int", "req/s"),
+    (fc and fl) and string.format("%.2fx; %.2fx of LuaSocket", fc, fl) or "—",
+    "— (reference)", "—" }
+  row { "B1", "the SDK (Lua 5.4) against that floor", cell(s, "int", "req/s"), "the floor",
+    cell(f, "int", "req/s"), sf and string.format("%.2fx", sf) or "—", "— (reference)", "—" }
   local p, cp = R.b1_par and R.b1_par.rps, R.b1_curlpar and R.b1_curlpar.rps
   local pr = p and cp and p.median / cp.median
   row { "B1", ("the same 5,000 requests, %d in flight (`scenario.spawn`, `bench/b1_concurrent.lua`)")

@@ -29,6 +29,9 @@ CC=${CC:-cc}
 CFLAGS="-std=c11 -D_DEFAULT_SOURCE -O2 -g -Wall -Wextra -Werror"
 $CC $CFLAGS $(pkg-config --cflags libcurl) -o build/bench/b1_baseline bench/b1_baseline.c \
   $(pkg-config --libs libcurl)
+# B1's floor: the SDK's request in C, decoded by the core's decoder
+$CC $CFLAGS $(pkg-config --cflags lua5.4 libcurl) -Icsrc -o build/bench/b1_floor bench/b1_floor.c \
+  build/libscenario.a -l:liblua5.4-cjson.so.0 $(pkg-config --libs lua5.4 libcurl) -lm -pthread
 $CC $CFLAGS $(pkg-config --cflags lua5.4 libcurl) -Icsrc -o build/bench/b5_host bench/b5_host.c \
   build/libscenario.a -l:liblua5.4-cjson.so.0 $(pkg-config --libs lua5.4 libcurl) -lm -pthread
 # the same host on LuaJIT (make LUA=luajit all: build-luajit/libscenario.a)
