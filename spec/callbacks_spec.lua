@@ -410,11 +410,11 @@ describe("loop.semaphore", function()
     end)
     local late = loop.spawn(function() loop.with(s.acquire(), function() end) end)
     assert.are.equal(0, s.free)
-    assert.are.equal(2, #s.queue)
+    assert.are.equal(2, s.waiting)
     loop.cancel(late)                       -- a queued waiter leaves the queue
-    assert.are.equal(1, #s.queue)
+    assert.are.equal(1, s.waiting)
     loop.cancel(holder)                     -- its permit goes to the next in line
-    assert.are.equal(0, #s.queue)
+    assert.are.equal(0, s.waiting)
     loop.cancel(queued)                     -- handed a permit, closed before it ran
     assert.is_false(got)
     assert.are.equal(1, s.free)
@@ -425,6 +425,33 @@ describe("loop.semaphore", function()
     p:release()
     p:release()                             -- once only
     assert.are.equal(1, s.free)
+  end)
+
+  it("serves its waiters in order, past those that left the line", function()
+    local s = loop.semaphore(2)
+    local order, cos = {}, {}
+    for i = 1, 300 do
+      cos[i] = loop.spawn(function()
+        loop.with(s.acquire(), function()
+          order[#order + 1] = i
+          loop.sleep(0)
+        end)
+      end)
+    end
+    assert.are.equal(298, s.waiting)
+    for _, i in ipairs { 3, 150, 151, 300 } do loop.cancel(cos[i]) end
+    assert.are.equal(294, s.waiting)
+    loop.run()
+    local want = {}
+    for i = 1, 300 do
+      if i ~= 3 and i ~= 150 and i ~= 151 and i ~= 300 then want[#want + 1] = i end
+    end
+    assert.are.same(want, order)
+    assert.are.equal(2, s.free)
+    assert.are.equal(0, s.waiting)
+    -- the line, emptied, starts again from its first place
+    assert.are.equal(1, s.head)
+    assert.are.equal(0, s.tail)
   end)
 
   it("wakes every coroutine awaiting one event", function()

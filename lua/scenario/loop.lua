@@ -378,8 +378,13 @@ local QueueGuard = {
     if ev.is_set then
       s.release()
     else
-      for i = #s.queue, 1, -1 do
-        if s.queue[i] == ev then table.remove(s.queue, i) end
+      -- its place in the line becomes a hole that release skips
+      local q = s.queue
+      for i = s.head, s.tail do
+        if q[i] == ev then
+          q[i] = false
+          s.waiting = s.waiting - 1
+        end
       end
     end
   end,
@@ -387,15 +392,21 @@ local QueueGuard = {
 
 --- A counting semaphore: at most n holders at once; waiters queue in order.
 -- s.acquire() returns a permit: close it (loop.with, loop.close or
--- permit:release()) or call s.release(), once.
+-- permit:release()) or call s.release(), once. s.free: permits left;
+-- s.waiting: acquires queued.
+-- The line is s.queue[s.head .. s.tail], so that a release takes its first
+-- waiter at no cost however long the line (wait_all's gate queues most of
+-- its polls when many jobs wake together).
 function M.semaphore(n)
-  local s = { free = n, queue = {} }
+  local s = { free = n, waiting = 0, queue = {}, head = 1, tail = 0 }
   function s.acquire()
     if s.free > 0 then
       s.free = s.free - 1
     else
       local ev = M.event()
-      s.queue[#s.queue + 1] = ev
+      s.tail = s.tail + 1
+      s.queue[s.tail] = ev
+      s.waiting = s.waiting + 1
       local guard = M.defer(setmetatable({ sem = s, ev = ev }, QueueGuard))
       M.await(ev)
       guard.got = true
@@ -404,8 +415,19 @@ function M.semaphore(n)
     return setmetatable({ sem = s }, Permit)
   end
   function s.release()
-    local ev = table.remove(s.queue, 1)
-    if ev then ev:set() else s.free = s.free + 1 end
+    local q = s.queue
+    while s.head <= s.tail do
+      local ev = q[s.head]
+      q[s.head] = nil
+      s.head = s.head + 1
+      if s.head > s.tail then s.head, s.tail = 1, 0 end   -- the line is empty
+      if ev then                                -- false: a waiter that left
+        s.waiting = s.waiting - 1
+        ev:set()
+        return
+      end
+    end
+    s.free = s.free + 1
   end
   return s
 end
