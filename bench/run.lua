@@ -327,10 +327,11 @@ local function b1(base)
   local client = require("scenario").new { base_url = base, api_key = "k", api_secret = "s", log = false }
   local floor_args = {}
   for i, h in ipairs(client:headers_for(base .. "/jobs/" .. JOB_ID)) do floor_args[i] = q(h) end
-  R.b1_sdk, R.b1_c, R.b1_floor, R.b1_socket, R.b1_jit, R.b1_par, R.b1_curlpar = interleaved({
+  R.b1_sdk, R.b1_c, R.b1_floor, R.b1_core, R.b1_socket, R.b1_jit, R.b1_par, R.b1_curlpar = interleaved({
     side("B1 SDK", lua_cmd("b1_sdk.lua", base, B1_N)),
     side("B1 C+libcurl", BUILD .. "/b1_baseline " .. q(url) .. " " .. B1_N),
     side("B1 floor", BUILD .. "/b1_floor " .. q(url) .. " " .. B1_N .. " " .. table.concat(floor_args, " ")),
+    side("B1 core alone", lua_cmd("b1_core.lua", base, B1_N)),
     side("B1 LuaSocket", lua_cmd("b1_socket.lua", url, B1_N)),
     side("B1 SDK LuaJIT", LUAJIT .. " " .. lua_cmd("b1_sdk.lua", base, B1_N):gsub("^%S+ ", "")),
     side("B1 SDK 16 in flight", lua_cmd("b1_concurrent.lua", base, B1_N, B1_PAR)),
@@ -587,15 +588,20 @@ local function build_rows(have_uploads, upload_reason, have_runner, runner_reaso
   -- the floor: a reference, not a target (what any Lua layer over this
   -- libcurl, sending these headers and decoding the job, stays below)
   local f = R.b1_floor and R.b1_floor.rps
-  local fc, fl, sf = f and c and f.median / c.median, f and l and f.median / l.median,
-    s and f and s.median / f.median
+  local fc, fl = f and c and f.median / c.median, f and l and f.median / l.median
   row { "B1", "the floor: the SDK's own request in C, no Lua layer (`bench/b1_floor.c`: the client's " ..
     "header lines and libcurl options, the header block kept, the body decoded by `core.json_decode`)",
     cell(f, "int", "req/s"), "the C program of the first row; LuaSocket", cell(c, "int", "req/s"),
     (fc and fl) and string.format("%.2fx; %.2fx of LuaSocket", fc, fl) or "—",
     "— (reference)", "—" }
-  row { "B1", "the SDK (Lua 5.4) against that floor", cell(s, "int", "req/s"), "the floor",
-    cell(f, "int", "req/s"), sf and string.format("%.2fx", sf) or "—", "— (reference)", "—" }
+  local k = R.b1_core and R.b1_core.rps
+  local kf, sk = k and f and k.median / f.median, s and k and s.median / k.median
+  row { "B1", "the C core alone from Lua 5.4, no client layer (`bench/b1_core.lua`: `core.request` with " ..
+    "the client's options, `core.step`, `req:result()`, `core.json_decode`, `job.new`)",
+    cell(k, "int", "req/s"), "the floor", cell(f, "int", "req/s"),
+    kf and string.format("%.2fx", kf) or "—", "— (reference)", "—" }
+  row { "B1", "the SDK (Lua 5.4) against the core alone: the client layer", cell(s, "int", "req/s"),
+    "the core alone", cell(k, "int", "req/s"), sk and string.format("%.2fx", sk) or "—", "— (reference)", "—" }
   local p, cp = R.b1_par and R.b1_par.rps, R.b1_curlpar and R.b1_curlpar.rps
   local pr = p and cp and p.median / cp.median
   row { "B1", ("the same 5,000 requests, %d in flight (`scenario.spawn`, `bench/b1_concurrent.lua`)")
