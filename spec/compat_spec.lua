@@ -102,3 +102,25 @@ describe("strings and bytes", function()
     end
   end)
 end)
+
+describe("shared helpers of the messages", function()
+  local format = require "scenario.format"
+
+  it("names a value's place in a body the same way for validation and encoding", function()
+    assert.are.equal("prompt", format.field_path(nil, "prompt"))
+    assert.are.equal("prompt", format.field_path("", "prompt"))
+    assert.are.equal("[2]", format.field_path(nil, 2))
+    assert.are.equal("images[2]", format.field_path("images", 2))
+    assert.are.equal("input.modelId", format.field_path("input", "modelId"))
+    assert.are.equal("input", format.field_path("input", nil))
+    assert.is_nil(format.field_path(nil, nil))
+  end)
+
+  it("sorts a fixed table's string keys once and keeps them", function()
+    local t = { b = 1, a = 2, [3] = "x", c = 3 }
+    local keys = util.sorted_keys_of(t)
+    assert.are.same({ "a", "b", "c" }, keys)
+    assert.are.equal(keys, util.sorted_keys_of(t))      -- kept, not made again
+    assert.are.same({}, util.sorted_keys_of({}))
+  end)
+end)

@@ -17,6 +17,7 @@ local errors = require "scenario.errors"
 local format = require "scenario.format"
 local compat = require "scenario.compat"
 local validate = require "scenario.validate"
+local util = require "scenario.util"
 
 local M = {}
 
@@ -107,20 +108,6 @@ local function reason(v, spec)
     .. " (got " .. M.show(v) .. ")"
 end
 
--- The keys of an options spec, sorted (for messages in a stable order);
--- kept, since every request checks its options.
-local keys_of = setmetatable({}, { __mode = "k" })
-local function sorted_keys(spec)
-  local keys = keys_of[spec]
-  if not keys then
-    keys = {}
-    for k in pairs(spec) do keys[#keys + 1] = k end
-    table.sort(keys)
-    keys_of[spec] = keys
-  end
-  return keys
-end
-
 -- The table specs made by M.closed.
 local closed = setmetatable({}, { __mode = "k" })
 
@@ -154,7 +141,7 @@ local function add(problems, name, v, spec)
       problems[#problems + 1] = name .. ": must be a table or nil (got " .. M.show(v) .. ")"
       return
     end
-    local keys = sorted_keys(spec)
+    local keys = util.sorted_keys_of(spec)   -- messages in a stable order
     for i = 1, #keys do
       local k = keys[i]
       local sub = spec[k]

@@ -10,12 +10,23 @@
 -- `format.quote(s)`: s as a JSON string literal, quotes included: `"` and `\`
 -- escaped, \b \f \n \r \t by name, every other control byte as \u00XX; other
 -- bytes (UTF-8 included) are kept as they are.
+--
+-- `format.field_path(path, key)`: the path of a value inside a body, for
+-- messages: "prompt", "images[2]", "input.modelId"; path nil or "" is the
+-- body itself, key nil the value at path.
 local compat = require "scenario.compat"
 
 local M = {}
 
 local huge = math.huge
 local find = string.find
+
+function M.field_path(path, key)
+  if key == nil then return path end
+  if type(key) == "number" then return (path or "") .. "[" .. key .. "]" end
+  if path == nil or path == "" then return key end
+  return path .. "." .. key
+end
 
 function M.number(v)
   if v ~= v then return "nan" end

@@ -33,6 +33,7 @@
 local cjson = require "cjson.safe"
 local compat = require "scenario.compat"
 local format = require "scenario.format"
+local field_path = format.field_path
 
 local M = {}
 local rawlen = compat.rawlen
@@ -268,12 +269,6 @@ local encode_value
 
 -- The path of a value, for messages: made only when a message or a nested
 -- table needs it (the encoder is given the parent's path and the key).
-local function join(path, key)
-  if key == nil then return path end
-  if type(key) == "number" then return (path or "") .. "[" .. key .. "]" end
-  return path and path .. "." .. key or key
-end
-
 local function encode_table(t, out, path, seen)
   if seen[t] then error({ path = path, msg = "contains itself (a cycle)" }, 0) end
   seen[t] = true
@@ -307,7 +302,7 @@ encode_value = function(v, out, parent, key, seen)
     out[#out + 1] = quote(v)
   elseif tv == "number" then
     if v ~= v or v == math.huge or v == -math.huge then
-      error({ path = join(parent, key), msg = "is not a finite number" }, 0)
+      error({ path = field_path(parent, key), msg = "is not a finite number" }, 0)
     end
     out[#out + 1] = format.number(v)   -- integers without ".0", floats round-trip
   elseif tv == "boolean" then
@@ -315,9 +310,9 @@ encode_value = function(v, out, parent, key, seen)
   elseif v == M.null or tv == "nil" then
     out[#out + 1] = "null"
   elseif tv == "table" then
-    encode_table(v, out, join(parent, key), seen)
+    encode_table(v, out, field_path(parent, key), seen)
   else
-    error({ path = join(parent, key), msg = "cannot be sent as JSON (a " .. tv .. ")" }, 0)
+    error({ path = field_path(parent, key), msg = "cannot be sent as JSON (a " .. tv .. ")" }, 0)
   end
 end
 

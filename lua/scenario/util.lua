@@ -32,6 +32,28 @@ function M.urlencode(s)
   return (s:gsub("[^%w%-%._~]", percent))
 end
 
+-- The string keys of a table that is never changed (a spec of options, a
+-- schema of the API document), sorted: made once per table and kept while
+-- the table lives. The same empty list for every empty table.
+local NO_KEYS = {}
+local keys_of = setmetatable({}, { __mode = "k" })
+
+function M.sorted_keys_of(t)
+  local keys = keys_of[t]
+  if not keys then
+    keys = NO_KEYS
+    if next(t) ~= nil then
+      keys = {}
+      for k in pairs(t) do
+        if type(k) == "string" then keys[#keys + 1] = k end
+      end
+      table.sort(keys)
+    end
+    keys_of[t] = keys
+  end
+  return keys
+end
+
 local function scalar(v)
   if type(v) == "boolean" then return v and "true" or "false" end
   if type(v) == "number" then return format.number(v) end

@@ -35,6 +35,8 @@
 local cjson = require "cjson"
 local compat = require "scenario.compat"
 local format = require "scenario.format"
+local field_path = format.field_path
+local util = require "scenario.util"
 local find, substring = string.find, string.sub
 
 local M = {}
@@ -101,12 +103,6 @@ local ARTICLE = {
   array = "an array", object = "an object",
 }
 
-local function join(path, key)
-  if type(key) == "number" then return path .. "[" .. key .. "]" end
-  if path == "" then return key end
-  return path .. "." .. key
-end
-
 local NO_KEYS = {}
 
 local function sorted_string_keys(t)
@@ -116,17 +112,6 @@ local function sorted_string_keys(t)
     if type(k) == "string" then ks[#ks + 1] = k end
   end
   table.sort(ks)
-  return ks
-end
-
--- The same, of a table of the API document (never changed): made once.
-local schema_keys = setmetatable({}, { __mode = "k" })
-local function sorted_schema_keys(t)
-  local ks = schema_keys[t]
-  if not ks then
-    ks = sorted_string_keys(t)
-    schema_keys[t] = ks
-  end
   return ks
 end
 
@@ -274,7 +259,7 @@ local function check_array(ctx, path, node, v)
   end
   local out = setmetatable({}, array_mt)
   for i = 1, #v do
-    out[i] = node.items and check_value(node.items, v[i], join(path, i), ctx) or v[i]
+    out[i] = node.items and check_value(node.items, v[i], field_path(path, i), ctx) or v[i]
   end
   if node.minItems and #v < node.minItems then
     add(ctx, path, ("must have at least %d items (got %d)"):format(node.minItems, #v))
@@ -293,7 +278,7 @@ local function check_object(ctx, path, node, v)
   local props = node.properties
   local out = {}
   for _, name in ipairs(node.required or {}) do
-    if v[name] == nil then add(ctx, join(path, name), "required") end
+    if v[name] == nil then add(ctx, field_path(path, name), "required") end
   end
   for k in pairs(v) do
     if type(k) ~= "string" then
@@ -304,15 +289,15 @@ local function check_object(ctx, path, node, v)
     local sub = props and props[k]
     local extra = node.additionalProperties
     if sub then
-      out[k] = check_value(sub, v[k], join(path, k), ctx)
+      out[k] = check_value(sub, v[k], field_path(path, k), ctx)
     elseif extra == false then
-      add(ctx, join(path, k), "is not an allowed field")
+      add(ctx, field_path(path, k), "is not an allowed field")
     elseif type(extra) == "table" then
-      out[k] = check_value(extra, v[k], join(path, k), ctx)
+      out[k] = check_value(extra, v[k], field_path(path, k), ctx)
     else
       out[k] = v[k]
       -- an object without declared properties is free-form
-      if props then note_unknown(ctx, join(path, k), props) end
+      if props then note_unknown(ctx, field_path(path, k), props) end
     end
   end
   return out
@@ -413,7 +398,7 @@ local function query_value(ctx, name, node, v)
     end
     local items, parts = node and node.items, {}
     for i, x in ipairs(v) do
-      parts[i] = query_scalar(ctx, join(name, i), items, x) or ""
+      parts[i] = query_scalar(ctx, field_path(name, i), items, x) or ""
     end
     if node and node.explode ~= false then return parts end
     return table.concat(parts, ",")
@@ -425,7 +410,7 @@ local function query_value(ctx, name, node, v)
       local i = 0
       for item in (s .. ","):gmatch("([^,]*),") do
         i = i + 1
-        query_scalar(ctx, join(name, i), node.items, item)
+        query_scalar(ctx, field_path(name, i), node.items, item)
       end
     end
     return s
@@ -586,7 +571,7 @@ local function check_query(ctx, rt)
     local node = declared_query[k] or M.IMPLICIT_QUERY[k]
     query[k] = query_value(ctx, k, node, rt.query_in[k])
   end
-  for _, k in ipairs(sorted_schema_keys(declared_query)) do
+  for _, k in ipairs(util.sorted_keys_of(declared_query)) do   -- a table of the document
     if declared_query[k].required and rt.query_in[k] == nil then add(ctx, k, "required") end
   end
   for _, k in ipairs(sorted_string_keys(rt.unknown_query)) do note_unknown(ctx, k) end
