@@ -2,18 +2,20 @@
  * B1 floor: what the SDK's client.jobs:get must do at the least, written in C
  * with no Lua layer: N sequential GETs of one URL on ONE reused libcurl easy
  * handle, sending the SDK's request headers (given as arguments, as the
- * client makes them) with the SDK's per-request libcurl options (compression
- * offered, share handle, protocols, keep-alive probes), the response header
- * block kept (the SDK reads its request id and Retry-After from it), and the
- * body decoded into Lua tables by the SDK's own decoder (core.json_decode),
- * the job's id and status read from them.
+ * client makes them) with the SDK's libcurl options for such a request
+ * (compression offered, share handle, protocols, keep-alive probes, the
+ * client's default timeouts; a CA file is left out: it does nothing over
+ * http), the response header block kept (the SDK reads its request id and
+ * Retry-After from it), and the body decoded into Lua tables by the SDK's own
+ * decoder (core.json_decode), the job's id and status checked in them.
  *
  * It is the reference that tells how far a Lua layer could go: a client built
  * on this libcurl cannot be faster than its own request done in C.
  *
  *   b1_floor URL N [HEADER...]   -> prints "RESULT seconds=... requests=..."
  *
- * Exit status 1 if any request fails, answers other than 200 or is not a job.
+ * Exit status 1 if any request fails, answers other than 200 or is not the
+ * job of the URL's last segment, succeeded.
  */
 #include <curl/curl.h>
 #include <lauxlib.h>
@@ -21,6 +23,7 @@
 #include <lualib.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "b1_common.h"
 #include "scenario.h"
@@ -62,6 +65,9 @@ int main(int argc, char **argv) {
   curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 60000L); /* the client's defaults */
+  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+  const char *id = strrchr(url, '/') ? strrchr(url, '/') + 1 : url;
 
   double t0 = now();
   for (long i = 0; i < n; i++) {
@@ -82,10 +88,12 @@ int main(int argc, char **argv) {
     lua_call(L, 1, 1);
     int ok = lua_istable(L, -1) && lua_getfield(L, -1, "job") == LUA_TTABLE &&
              lua_getfield(L, -1, "jobId") == LUA_TSTRING &&
-             lua_getfield(L, -2, "status") == LUA_TSTRING;
+             strcmp(lua_tostring(L, -1), id) == 0 &&
+             lua_getfield(L, -2, "status") == LUA_TSTRING &&
+             strcmp(lua_tostring(L, -1), "success") == 0;
     lua_settop(L, 0);
     if (!ok) {
-      fprintf(stderr, "request %ld: not a job\n", i);
+      fprintf(stderr, "request %ld: not the expected job\n", i);
       return 1;
     }
   }

@@ -454,6 +454,22 @@ describe("loop.semaphore", function()
     assert.are.equal(0, s.tail)
   end)
 
+  it("keeps no trail of waiters that came and went while its permits were held", function()
+    local s = loop.semaphore(1)
+    local holder = s.acquire()
+    local stay = loop.spawn(function() loop.with(s.acquire(), function() end) end)
+    for _ = 1, 1000 do
+      loop.cancel(loop.spawn(function() s.acquire() end))   -- joins the line, leaves it
+    end
+    assert.are.equal(1, s.waiting)
+    assert.are.equal(1, s.tail - s.head + 1)                -- the one that stays, no holes
+    holder:release()
+    loop.run()
+    assert.are.equal("dead", coroutine.status(stay))
+    assert.are.equal(1, s.free)
+    assert.are.equal(0, s.waiting)
+  end)
+
   it("wakes every coroutine awaiting one event", function()
     local ev, woke = loop.event(), 0
     for _ = 1, 3 do loop.spawn(function() loop.await(ev); woke = woke + 1 end) end

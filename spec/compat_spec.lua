@@ -108,7 +108,7 @@ describe("shared helpers of the messages", function()
 
   it("names a value's place in a body the same way for validation and encoding", function()
     assert.are.equal("prompt", format.field_path(nil, "prompt"))
-    assert.are.equal("prompt", format.field_path("", "prompt"))
+    assert.are.equal(".x", format.field_path("", "x"))     -- below a field of an empty name
     assert.are.equal("[2]", format.field_path(nil, 2))
     assert.are.equal("images[2]", format.field_path("images", 2))
     assert.are.equal("input.modelId", format.field_path("input", "modelId"))

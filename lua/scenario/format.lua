@@ -12,8 +12,9 @@
 -- bytes (UTF-8 included) are kept as they are.
 --
 -- `format.field_path(path, key)`: the path of a value inside a body, for
--- messages: "prompt", "images[2]", "input.modelId"; path nil or "" is the
--- body itself, key nil the value at path.
+-- messages: "prompt", "images[2]", "input.modelId"; path nil is the body
+-- itself (an empty key is a key: "" then ".x" below it), key nil the value
+-- at path.
 local compat = require "scenario.compat"
 
 local M = {}
@@ -24,7 +25,7 @@ local find = string.find
 function M.field_path(path, key)
   if key == nil then return path end
   if type(key) == "number" then return (path or "") .. "[" .. key .. "]" end
-  if path == nil or path == "" then return key end
+  if path == nil then return key end
   return path .. "." .. key
 end
 

@@ -378,14 +378,21 @@ local QueueGuard = {
     if ev.is_set then
       s.release()
     else
-      -- its place in the line becomes a hole that release skips
+      -- its place in the line becomes a hole that release skips; holes at
+      -- either end go at once, so that waiters coming and going while the
+      -- permits stay held leave no trail
       local q = s.queue
-      for i = s.head, s.tail do
-        if q[i] == ev then
-          q[i] = false
-          s.waiting = s.waiting - 1
-        end
+      q[g.at] = false
+      s.waiting = s.waiting - 1
+      while s.tail >= s.head and q[s.tail] == false do
+        q[s.tail] = nil
+        s.tail = s.tail - 1
       end
+      while s.head <= s.tail and q[s.head] == false do
+        q[s.head] = nil
+        s.head = s.head + 1
+      end
+      if s.head > s.tail then s.head, s.tail = 1, 0 end
     end
   end,
 }
@@ -407,7 +414,7 @@ function M.semaphore(n)
       s.tail = s.tail + 1
       s.queue[s.tail] = ev
       s.waiting = s.waiting + 1
-      local guard = M.defer(setmetatable({ sem = s, ev = ev }, QueueGuard))
+      local guard = M.defer(setmetatable({ sem = s, ev = ev, at = s.tail }, QueueGuard))
       M.await(ev)
       guard.got = true
       M.close(guard)

@@ -176,7 +176,8 @@ end
 -- Problems ----------------------------------------------------------------
 
 local function add(ctx, path, msg)
-  ctx.problems[#ctx.problems + 1] = (path == "" and "body" or path) .. ": " .. msg
+  -- nil: the body itself; "": its field of an empty name (shown as before)
+  ctx.problems[#ctx.problems + 1] = ((path == nil or path == "") and "body" or path) .. ": " .. msg
 end
 
 local function type_problem(ctx, path, node, v)
@@ -583,9 +584,9 @@ local function check_body(ctx, rt)
   local op, body_value = rt.op, rt.body_value
   if op.body_is_array then
     if body_value == nil and op.body_required then body_value = {} end
-    if body_value ~= nil then return check_value(rt.body_node, body_value, "", ctx) end
+    if body_value ~= nil then return check_value(rt.body_node, body_value, nil, ctx) end
   elseif rt.object_body and (next(rt.body_in) ~= nil or op.body_required) then
-    return check_value(rt.body_node, rt.body_in, "", ctx) -- a schema-less body is free-form
+    return check_value(rt.body_node, rt.body_in, nil, ctx) -- a schema-less body is free-form
   end
 end
 
