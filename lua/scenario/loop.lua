@@ -369,6 +369,22 @@ local Permit = {
 }
 Permit.__index = { release = Permit.__close }
 
+-- A semaphore's line never begins or ends with a hole (a waiter that left):
+-- they go as soon as they reach either end, and an empty line starts again
+-- from its first place.
+local function trim_line(s)
+  local q = s.queue
+  while s.tail >= s.head and q[s.tail] == false do
+    q[s.tail] = nil
+    s.tail = s.tail - 1
+  end
+  while s.head <= s.tail and q[s.head] == false do
+    q[s.head] = nil
+    s.head = s.head + 1
+  end
+  if s.head > s.tail then s.head, s.tail = 1, 0 end
+end
+
 -- Held while an acquire waits in the queue: a waiter cancelled before it got
 -- its permit leaves the queue, or passes on the permit handed to it meanwhile.
 local QueueGuard = {
@@ -378,21 +394,12 @@ local QueueGuard = {
     if ev.is_set then
       s.release()
     else
-      -- its place in the line becomes a hole that release skips; holes at
-      -- either end go at once, so that waiters coming and going while the
-      -- permits stay held leave no trail
-      local q = s.queue
-      q[g.at] = false
+      -- its place in the line becomes a hole, gone once it reaches an end,
+      -- so that waiters coming and going while the permits stay held leave
+      -- no trail
+      s.queue[g.at] = false
       s.waiting = s.waiting - 1
-      while s.tail >= s.head and q[s.tail] == false do
-        q[s.tail] = nil
-        s.tail = s.tail - 1
-      end
-      while s.head <= s.tail and q[s.head] == false do
-        q[s.head] = nil
-        s.head = s.head + 1
-      end
-      if s.head > s.tail then s.head, s.tail = 1, 0 end
+      trim_line(s)
     end
   end,
 }
@@ -422,19 +429,15 @@ function M.semaphore(n)
     return setmetatable({ sem = s }, Permit)
   end
   function s.release()
-    local q = s.queue
-    while s.head <= s.tail do
-      local ev = q[s.head]
-      q[s.head] = nil
-      s.head = s.head + 1
-      if s.head > s.tail then s.head, s.tail = 1, 0 end   -- the line is empty
-      if ev then                                -- false: a waiter that left
-        s.waiting = s.waiting - 1
-        ev:set()
-        return
-      end
+    if s.head > s.tail then
+      s.free = s.free + 1
+      return
     end
-    s.free = s.free + 1
+    local ev = s.queue[s.head]                  -- never a hole (trim_line)
+    s.queue[s.head] = false
+    s.waiting = s.waiting - 1
+    trim_line(s)
+    ev:set()
   end
   return s
 end
